@@ -1,0 +1,229 @@
+"""The `asnbot` command: run the bot, talk to it locally, manage personnel data."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.settings import Settings, load_settings
+
+log = logging.getLogger("asnbot")
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # aiogram logs each update at INFO; that is noise (and chat ids) in a pilot's terminal.
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+
+
+# ---- commands ----------------------------------------------------------------------------
+async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_bot, create_app, run_polling
+
+    app = await create_app(settings, load_demo=not args.no_demo)
+    try:
+        if settings.telegram_bot_token is None:
+            print("TELEGRAM_BOT_TOKEN belum diisi: membuka obrolan konsol lokal (bot tidak tersambung ke Telegram).")
+            from bot.console import console_chat
+
+            return await console_chat(app, as_identifier=None)
+        bot = build_bot(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base)
+        me = await bot.get_me()
+        log.info("running @%s by long polling", me.username)
+        await run_polling(app, bot)
+        return 0
+    finally:
+        await app.close()
+
+
+async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import create_app
+    from bot.console import console_chat
+
+    app = await create_app(settings, load_demo=not args.no_demo)
+    try:
+        return await console_chat(app, as_identifier=args.as_nip)
+    finally:
+        await app.close()
+
+
+async def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
+    from services.db import make_engine, migrate, migrations_current
+
+    engine = make_engine(settings.db_url)
+    try:
+        if args.action == "upgrade":
+            await migrate(engine)
+            print("Basis data sudah pada versi terbaru.")
+            return 0
+        current = await migrations_current(engine)
+        print("terbaru" if current else "perlu upgrade (asnbot db upgrade)")
+        return 0 if current else 1
+    finally:
+        await engine.dispose()
+
+
+async def _sessions(settings: Settings):  # noqa: ANN202
+    from services.db import make_engine, make_sessionmaker, migrate
+
+    engine = make_engine(settings.db_url)
+    await migrate(engine)
+    return engine, make_sessionmaker(engine)
+
+
+async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    from services.importer import ImportFileError, format_report, import_pegawai
+
+    engine, sessions = await _sessions(settings)
+    try:
+        report = await import_pegawai(
+            sessions, Path(args.file), verification_key=settings.verification_secret, partial=args.partial, actor="cli"
+        )
+    except ImportFileError as e:
+        print(f"Gagal: {e}", file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
+    print(format_report(report))
+    return 0 if report.applied and not (report.errors and not args.partial) else 1
+
+
+async def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
+    from services.seed import seed_demo
+
+    engine, sessions = await _sessions(settings)
+    try:
+        report = await seed_demo(sessions, employees=args.employees, seed=args.seed,
+                                 verification_key=settings.verification_secret, agency_dir=settings.agency_dir)
+    finally:
+        await engine.dispose()
+    if report.employees == 0:
+        print("Basis data sudah berisi pegawai: data demo tidak ditambahkan.")
+        return 0
+    status = ", ".join(f"{k} {v}" for k, v in sorted(report.by_status.items()))
+    print(f"{report.units} unit dan {report.employees} pegawai dibuat ({status}) dalam {report.seconds:.1f} detik.")
+    return 0
+
+
+async def cmd_link_code(settings: Settings, args: argparse.Namespace) -> int:
+    from services.linking import CodeNotIssued, LinkingService
+
+
+    engine, sessions = await _sessions(settings)
+    try:
+        async with sessions() as s:
+            service = LinkingService(s, settings.verification_secret, _policy(settings))
+            try:
+                code, expires, employee = await service.issue_code(args.nip, created_by=args.by)
+            except CodeNotIssued as e:
+                print(str(e), file=sys.stderr)
+                return 1
+    finally:
+        await engine.dispose()
+    local = expires.astimezone(settings.zone)
+    print(f"Kode tautan untuk {employee.full_name} ({employee.identifier}): {code}")
+    print(f"Berlaku sekali pakai sampai {local:%Y-%m-%d %H:%M} {settings.tz}.")
+    print(f"Pegawai mengirim /link {code} ke bot" + (f", atau membuka https://t.me/{args.bot}?start={code}" if args.bot else "."))
+    return 0
+
+
+def _policy(settings: Settings):  # noqa: ANN202
+    from datetime import timedelta
+
+    from services.linking import LinkPolicy
+
+    return LinkPolicy(
+        max_failures=settings.link_max_failures,
+        failure_window=timedelta(minutes=settings.link_failure_window_minutes),
+        code_ttl=timedelta(hours=settings.link_code_ttl_hours),
+    )
+
+
+async def cmd_role(settings: Settings, args: argparse.Namespace) -> int:
+    from services import roles
+
+    engine, sessions = await _sessions(settings)
+    try:
+        async with sessions() as s:
+            if args.action == "list":
+                for line in await roles.list_roles(s):
+                    print(line)
+                return 0
+            try:
+                if args.action == "grant":
+                    await roles.grant(s, args.nip, args.role, args.scope or "", granted_by=args.by)
+                    print(f"Peran {args.role} diberikan kepada {args.nip}.")
+                else:
+                    removed = await roles.revoke(s, args.nip, args.role, args.scope or "", revoked_by=args.by)
+                    print(f"Peran {args.role} dicabut dari {args.nip}." if removed else "Peran itu tidak ada.")
+            except roles.RoleError as e:
+                print(str(e), file=sys.stderr)
+                return 1
+            return 0
+    finally:
+        await engine.dispose()
+
+
+# ---- parser ------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="asnbot", description="asnbot: layanan mandiri kepegawaian ASN di Telegram.")
+    sub = p.add_subparsers(dest="command")
+
+    r = sub.add_parser("run", help="jalankan bot (long polling; tanpa token: obrolan konsol lokal)")
+    r.add_argument("--no-demo", action="store_true", help="jangan muat data demo pada basis data kosong")
+    r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("chat", help="obrolan konsol lokal dengan bot yang sebenarnya")
+    c.add_argument("--as", dest="as_nip", metavar="NIP", help="langsung masuk sebagai pegawai ini (tanpa verifikasi)")
+    c.add_argument("--no-demo", action="store_true", help="jangan muat data demo pada basis data kosong")
+    c.set_defaults(func=cmd_chat)
+
+    d = sub.add_parser("db", help="migrasi basis data")
+    d.add_argument("action", choices=["upgrade", "status"])
+    d.set_defaults(func=cmd_db)
+
+    i = sub.add_parser("import-pegawai", help="impor data pegawai dari .csv/.xlsx (ekspor SIAP)")
+    i.add_argument("file")
+    i.add_argument("--partial", action="store_true", help="impor baris yang benar saja bila ada baris salah")
+    i.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("seed-demo", help="buat data demo sintetis Kota Bekasi")
+    s.add_argument("--employees", type=int, default=500)
+    s.add_argument("--seed", type=int, default=1)
+    s.set_defaults(func=cmd_seed)
+
+    lc = sub.add_parser("link-code", help="terbitkan kode tautan sekali pakai untuk NIP / nomor Non-PNS")
+    lc.add_argument("nip")
+    lc.add_argument("--by", default="admin-cli", help="nama penerbit kode (untuk log audit)")
+    lc.add_argument("--bot", help="username bot, untuk mencetak tautan t.me")
+    lc.set_defaults(func=cmd_link_code)
+
+    ro = sub.add_parser("role", help="kelola peran staf (admin, verifier, broadcaster, approver)")
+    ro.add_argument("action", choices=["grant", "revoke", "list"])
+    ro.add_argument("nip", nargs="?")
+    ro.add_argument("role", nargs="?")
+    ro.add_argument("--scope", help="kode bidang/unit (kosong = semua)")
+    ro.add_argument("--by", default="admin-cli")
+    ro.set_defaults(func=cmd_role)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        args = parser.parse_args(["run", *(argv or [])])
+    if args.command == "role" and args.action != "list" and not (args.nip and args.role):
+        parser.error("role grant/revoke perlu NIP dan ROLE")
+    settings = load_settings()
+    setup_logging(settings.log_level)
+    try:
+        return asyncio.run(args.func(settings, args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,24 @@
+"""aiogram routers. Thin: parse input, call services/, render replies from texts/keyboards."""
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def _fresh(template: Router) -> Router:
+    """A new Router carrying the template's handlers.
+
+    Handler modules declare their handlers on a module-level router (aiogram's idiom), but a
+    Router can be attached to one Dispatcher only; tests and the console build several.
+    """
+    router = Router(name=template.name)
+    for name, observer in template.observers.items():
+        router.observers[name].handlers.extend(observer.handlers)
+    return router
+
+
+def routers() -> list[Router]:
+    # Order matters: specific routers first, the catch-all fallback last.
+    from handlers import admin, errors, fallback, linking, profile, start
+
+    modules = [errors, start, linking, profile, admin, fallback]
+    return [_fresh(m.router) for m in modules]

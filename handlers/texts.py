@@ -1,0 +1,258 @@
+"""Every user-facing text, in one place so BKPSDM staff can review the wording.
+
+Texts are HTML (the bot's default parse mode); anything interpolated is escaped here.
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from html import escape as e
+
+from services.agency import Agency
+from services.employees import Profile
+
+# Main menu labels (reply keyboard). Handlers match on these exact strings.
+MENU_TANYA = "❓ Tanya layanan"
+MENU_CUTI = "🗓 Ajukan cuti"
+MENU_IZIN_BELAJAR = "🎓 Izin belajar"
+MENU_STATUS = "📋 Status pengajuan"
+MENU_PROFIL = "👤 Profil saya"
+MENU_BANTUAN = "ℹ️ Bantuan"
+MENU_ITEMS = [MENU_TANYA, MENU_CUTI, MENU_IZIN_BELAJAR, MENU_STATUS, MENU_PROFIL, MENU_BANTUAN]
+
+BTN_SHARE_PHONE = "📱 Bagikan nomor telepon saya"
+BTN_HAVE_CODE = "🔑 Saya punya kode tautan"
+BTN_CANCEL = "Batal"
+BTN_UNLINK_YES = "Ya, putuskan"
+BTN_UNLINK_NO = "Tidak"
+
+COMMANDS = [
+    ("start", "Mulai / menu utama"),
+    ("profil", "Profil saya"),
+    ("link", "Tautkan akun dengan kode"),
+    ("unlink", "Putuskan tautan akun"),
+    ("bantuan", "Bantuan"),
+    ("batal", "Batalkan langkah saat ini"),
+]
+
+# Features that later releases bring; the bot says so honestly instead of pretending.
+COMING_SOON = {
+    MENU_TANYA: "Tanya layanan (syarat dan prosedur layanan kepegawaian)",
+    MENU_CUTI: "Pengajuan cuti",
+    MENU_IZIN_BELAJAR: "Pengajuan izin belajar",
+    MENU_STATUS: "Status pengajuan",
+}
+
+
+def welcome_unlinked(agency: Agency) -> str:
+    return (
+        f"Selamat datang di <b>asnbot</b>, layanan mandiri kepegawaian {e(agency.short_name)} "
+        "untuk ASN Pemerintah Kota Bekasi.\n\n"
+        "Di sini Anda dapat menanyakan syarat layanan, mengajukan cuti dan izin belajar, "
+        "serta menerima kabar status pengajuan.\n\n"
+        "Untuk melihat data pribadi dan mengajukan layanan, tautkan dulu akun Telegram Anda "
+        "dengan data kepegawaian: tekan <b>Bagikan nomor telepon saya</b> di bawah "
+        "(nomor yang terdaftar di data kepegawaian)."
+    )
+
+
+def welcome_linked(profile: Profile) -> str:
+    return f"Halo, <b>{e(profile.full_name)}</b>! Silakan pilih menu di bawah."
+
+
+def ask_verification(digits: int) -> str:
+    return (
+        "Nomor Anda ditemukan. Untuk memastikan ini benar Anda, ketik "
+        f"<b>{digits} digit terakhir NIK</b> (nomor KTP) Anda.\n\nKetik /batal untuk membatalkan."
+    )
+
+
+def verification_format(digits: int) -> str:
+    return f"Mohon ketik tepat {digits} digit angka terakhir NIK Anda, atau /batal."
+
+
+def linked(profile: Profile) -> str:
+    return f"✅ Akun berhasil ditautkan. Selamat datang, <b>{e(profile.full_name)}</b>!"
+
+
+def attempts_left(n: int | None) -> str:
+    return f" Sisa percobaan: {n}." if n is not None else ""
+
+
+def wrong_verification(left: int | None) -> str:
+    return "Digit NIK tidak cocok." + attempts_left(left) + " Silakan coba lagi, atau /batal."
+
+
+def not_own_contact() -> str:
+    return (
+        "Maaf, yang dibagikan bukan nomor Anda sendiri. Tekan tombol "
+        "<b>Bagikan nomor telepon saya</b> agar Telegram mengirim nomor akun Anda."
+    )
+
+
+def phone_not_found(agency: Agency, left: int | None) -> str:
+    return (
+        "Nomor telepon Anda belum terdaftar di data kepegawaian." + attempts_left(left) + "\n\n"
+        f"Minta <b>kode tautan</b> kepada {e(agency.link_code_issuer)}, lalu kirim "
+        "<code>/link KODE</code>."
+    )
+
+
+def phone_ambiguous(agency: Agency) -> str:
+    return (
+        "Nomor ini terdaftar untuk lebih dari satu pegawai, jadi tidak bisa dipakai untuk menautkan. "
+        f"Minta <b>kode tautan</b> kepada {e(agency.link_code_issuer)}, lalu kirim <code>/link KODE</code>."
+    )
+
+
+def no_verification_data(agency: Agency) -> str:
+    return (
+        "Data verifikasi (NIK) Anda belum tersedia di sistem. "
+        f"Minta <b>kode tautan</b> kepada {e(agency.link_code_issuer)}, lalu kirim <code>/link KODE</code>."
+    )
+
+
+def bad_phone(detail: str | None) -> str:
+    return "Nomor telepon tidak dapat diproses" + (f": {e(detail)}" if detail else ".")
+
+
+def locked(wait: timedelta) -> str:
+    minutes = max(1, math.ceil(wait.total_seconds() / 60))
+    return (
+        "Terlalu banyak percobaan yang gagal. Demi keamanan, silakan coba lagi dalam "
+        f"<b>{minutes} menit</b>."
+    )
+
+
+def ask_code() -> str:
+    return "Ketik kode tautan dari admin kepegawaian (10 huruf/angka), atau /batal."
+
+
+def code_invalid(left: int | None) -> str:
+    return "Kode tautan tidak dikenal." + attempts_left(left) + " Periksa kembali kodenya."
+
+
+def code_expired(left: int | None) -> str:
+    return "Kode tautan sudah kedaluwarsa." + attempts_left(left) + " Minta kode baru kepada admin kepegawaian."
+
+
+def code_used(left: int | None) -> str:
+    return "Kode tautan sudah pernah dipakai." + attempts_left(left) + " Minta kode baru kepada admin kepegawaian."
+
+
+def already_linked(profile: Profile) -> str:
+    return (
+        f"Akun Telegram ini sudah tertaut ke <b>{e(profile.full_name)}</b>. "
+        "Ketik /unlink dulu bila ingin menautkan ke data lain."
+    )
+
+
+def not_linked() -> str:
+    return "Akun Telegram Anda belum ditautkan. Tekan <b>Bagikan nomor telepon saya</b> untuk menautkan."
+
+
+def unlink_confirm(profile: Profile) -> str:
+    return (
+        f"Putuskan tautan akun Telegram ini dari <b>{e(profile.full_name)}</b>? "
+        "Setelah itu Anda tidak menerima kabar pengajuan sampai menautkan lagi."
+    )
+
+
+def unlinked() -> str:
+    return "Tautan akun sudah diputus. Ketik /start bila ingin menautkan lagi."
+
+
+def unlink_cancelled() -> str:
+    return "Baik, akun tetap tertaut."
+
+
+def profile_card(p: Profile) -> str:
+    lines = [
+        "<b>Profil saya</b>",
+        f"Nama: {e(p.full_name)}",
+        f"{e(p.identifier_label)}: <code>{e(p.identifier)}</code>",
+        f"Status: {e(p.status)}",
+        f"Pangkat/golongan: {e(p.pangkat)}",
+        f"Jabatan: {e(p.jabatan or '-')}" + (f" (eselon {e(p.eselon)})" if p.eselon else ""),
+        f"Unit kerja: {e(p.unit)}",
+    ]
+    if p.opd:
+        lines.append(f"Perangkat Daerah: {e(p.opd)}")
+    if p.superior:
+        lines.append(f"Atasan langsung: {e(p.superior)}")
+    lines.append("\nBila ada data yang salah, hubungi pengelola kepegawaian OPD Anda.")
+    return "\n".join(lines)
+
+
+def coming_soon(feature: str, agency: Agency) -> str:
+    contact = "\n".join(e(x) for x in agency.contact_lines())
+    return (
+        f"🚧 <b>{e(feature)}</b> segera hadir di asnbot.\n"
+        f"Sementara ini, silakan hubungi {e(agency.short_name)}:\n{contact}"
+    )
+
+
+def help_text(agency: Agency) -> str:
+    contact = "\n".join(e(x) for x in agency.contact_lines())
+    cmds = "\n".join(f"/{c} - {e(d)}" for c, d in COMMANDS)
+    return (
+        "<b>Bantuan asnbot</b>\n"
+        "Pilih menu di bawah, atau gunakan perintah:\n"
+        f"{cmds}\n\n"
+        f"Kontak {e(agency.short_name)}:\n{contact}"
+    )
+
+
+def cancelled() -> str:
+    return "Dibatalkan."
+
+
+def nothing_to_cancel() -> str:
+    return "Tidak ada langkah yang sedang berjalan."
+
+
+def unknown_command(cmd: str) -> str:
+    return f"Perintah {e(cmd)} tidak dikenal. Ketik /bantuan untuk melihat perintah yang tersedia."
+
+
+def free_text_unlinked() -> str:
+    return "Saya belum memahami pesan itu. Untuk mulai, tautkan akun Anda dengan tombol di bawah, atau ketik /bantuan."
+
+
+def free_text_linked(agency: Agency) -> str:
+    return (
+        "Maaf, saya belum bisa menjawab pertanyaan bebas: fitur <b>Tanya layanan</b> segera hadir. "
+        f"Untuk sementara, silakan hubungi {e(agency.short_name)} atau ketik /bantuan."
+    )
+
+
+def unsupported_message() -> str:
+    return "Maaf, jenis pesan ini belum dapat diproses. Silakan kirim teks atau pilih menu."
+
+
+def error(ref: str) -> str:
+    return (
+        "Maaf, terjadi kesalahan di sistem kami. Silakan coba lagi sebentar lagi.\n"
+        f"Bila berulang, sampaikan kode rujukan <code>{e(ref)}</code> kepada BKPSDM."
+    )
+
+
+def stale_button() -> str:
+    return "Tombol ini sudah tidak berlaku."
+
+
+def admin_code_usage() -> str:
+    return "Pemakaian: <code>/kodetautan NIP</code> (atau nomor Non-PNS)."
+
+
+def admin_code_unknown(identifier: str) -> str:
+    return f"Tidak ada pegawai aktif dengan NIP/nomor <code>{e(identifier)}</code>."
+
+
+def admin_code_issued(name: str, code: str, expires_local: datetime, bot_username: str) -> str:
+    return (
+        f"Kode tautan untuk <b>{e(name)}</b>: <code>{e(code)}</code>\n"
+        f"Sekali pakai, berlaku sampai {expires_local:%d-%m-%Y %H:%M %Z}.\n"
+        f"Pegawai mengirim <code>/link {e(code)}</code> atau membuka "
+        f"https://t.me/{e(bot_username)}?start={e(code)}"
+    )

@@ -1,0 +1,97 @@
+"""Read models of the personnel database used by the bot and the CLI."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from services.models import Employee, EmploymentStatus, Role, StaffRole, Unit
+from services.pangkat import pangkat_label
+
+STATUS_LABEL = {
+    EmploymentStatus.PNS: "PNS",
+    EmploymentStatus.CPNS: "CPNS",
+    EmploymentStatus.PPPK: "PPPK",
+    EmploymentStatus.NON_PNS: "Non-PNS (tenaga kontrak)",
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    employee_id: int
+    full_name: str
+    short_name: str
+    identifier_label: str  # "NIP", "NI PPPK" or "Nomor Non-PNS"
+    identifier: str
+    status: str
+    unit: str
+    opd: str | None
+    jabatan: str | None
+    jenis_jabatan: str | None
+    eselon: str | None
+    pangkat: str
+    superior: str | None
+
+
+async def unit_path(session: AsyncSession, unit_id: int) -> list[Unit]:
+    """Units from the OPD down to `unit_id` (the tree is shallow, a few queries at most)."""
+    path: list[Unit] = []
+    current: int | None = unit_id
+    while current is not None and len(path) < 10:
+        unit = await session.get(Unit, current)
+        if unit is None:
+            break
+        path.append(unit)
+        current = unit.parent_id
+    return list(reversed(path))
+
+
+async def profile(session: AsyncSession, employee_id: int) -> Profile | None:
+    from services.nip import format_nip  # local: keeps import cost off modules that need no NIP
+
+    sup = aliased(Employee)
+    row = (
+        await session.execute(
+            select(Employee, sup).outerjoin(sup, Employee.superior_id == sup.id).where(Employee.id == employee_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    emp, superior = row
+    path = await unit_path(session, emp.unit_id)
+    if emp.nip:
+        label = "NI PPPK" if emp.status == EmploymentStatus.PPPK else "NIP"
+        ident = format_nip(emp.nip)
+    else:
+        label, ident = "Nomor Non-PNS", emp.nomor_non_pns or "-"
+    return Profile(
+        employee_id=emp.id,
+        full_name=emp.full_name,
+        short_name=emp.name,
+        identifier_label=label,
+        identifier=ident,
+        status=STATUS_LABEL.get(EmploymentStatus(emp.status), emp.status),
+        unit=path[-1].name if path else "-",
+        opd=path[0].name if len(path) > 1 else None,
+        jabatan=emp.jabatan,
+        jenis_jabatan=emp.jenis_jabatan,
+        eselon=emp.eselon,
+        pangkat=pangkat_label(emp.golongan, emp.status),
+        superior=superior.full_name if superior else None,
+    )
+
+
+async def roles_of(session: AsyncSession, employee_id: int) -> list[tuple[str, str]]:
+    rows = await session.execute(
+        select(StaffRole.role, StaffRole.scope).where(StaffRole.employee_id == employee_id)
+    )
+    return [(r, s) for r, s in rows.all()]
+
+
+async def has_role(session: AsyncSession, employee_id: int, role: Role, scope: str | None = None) -> bool:
+    stmt = select(StaffRole.id).where(StaffRole.employee_id == employee_id, StaffRole.role == role.value)
+    if scope is not None:
+        stmt = stmt.where(StaffRole.scope.in_(["", scope]))
+    return (await session.execute(stmt.limit(1))).first() is not None

@@ -1,0 +1,221 @@
+"""The personnel database: units, employees, Telegram links, staff roles, link codes, audit.
+
+Later features (cuti, izin belajar, notifications) hang off `employees.id`, `units.id` and
+`telegram_accounts`, so they are added as new tables without reworking these.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on both engines (SQLite would hand back naive datetimes)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use datetime.now(timezone.utc)")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class EmploymentStatus(StrEnum):
+    PNS = "PNS"
+    CPNS = "CPNS"
+    PPPK = "PPPK"
+    NON_PNS = "NON-PNS"
+
+
+class JenisJabatan(StrEnum):
+    STRUKTURAL = "struktural"  # JPT / administrator / pengawas
+    FUNGSIONAL = "fungsional"
+    PELAKSANA = "pelaksana"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    VERIFIER = "verifier"  # scope = bidang code (pka, apka, pkom)
+    BROADCASTER = "broadcaster"
+    APPROVER = "approver"  # pejabat yang berwenang; scope = unit code or None
+
+
+class Unit(Base):
+    """Perangkat Daerah (OPD) and its sub-units, as a tree."""
+
+    __tablename__ = "units"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(120), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30), default="unit")
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), index=True)
+    # Working week for leave counting, e.g. "1-5" (Mon-Fri) or "1-6"; NULL inherits from the parent.
+    work_days: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    parent: Mapped[Unit | None] = relationship(remote_side=[id], lazy="raise")
+    __table_args__ = (UniqueConstraint("parent_id", "name", name="parent_name"),)
+
+
+class Employee(Base):
+    __tablename__ = "employees"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    nip: Mapped[str | None] = mapped_column(String(18), unique=True)
+    # Non-PNS staff have no NIP; the agency's own number identifies them.
+    nomor_non_pns: Mapped[str | None] = mapped_column(String(40), unique=True)
+    status: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(150))
+    gelar_depan: Mapped[str | None] = mapped_column(String(60))
+    gelar_belakang: Mapped[str | None] = mapped_column(String(80))
+    sex: Mapped[str] = mapped_column(String(1))
+    birth_date: Mapped[date] = mapped_column(Date)
+    golongan: Mapped[str | None] = mapped_column(String(8))
+    jenis_jabatan: Mapped[str | None] = mapped_column(String(20))
+    eselon: Mapped[str | None] = mapped_column(String(8))
+    jabatan: Mapped[str | None] = mapped_column(String(200))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), index=True)
+    superior_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="SET NULL"), index=True)
+    tmt_cpns: Mapped[date | None] = mapped_column(Date)  # PPPK: start of the first agreement
+    tmt_pns: Mapped[date | None] = mapped_column(Date)
+    tmt_pangkat: Mapped[date | None] = mapped_column(Date)
+    tmt_kgb: Mapped[date | None] = mapped_column(Date)
+    education: Mapped[str | None] = mapped_column(String(10))
+    phone: Mapped[str | None] = mapped_column(String(16), index=True)  # E.164 digits, no '+'
+    # Keyed hash of the last six NIK digits: verifies a link without storing the NIK.
+    verification_hash: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    unit: Mapped[Unit] = relationship(lazy="raise")
+    superior: Mapped[Employee | None] = relationship(remote_side=[id], lazy="raise")
+
+    __table_args__ = (
+        CheckConstraint("nip IS NOT NULL OR nomor_non_pns IS NOT NULL", name="has_identifier"),
+        CheckConstraint("sex IN ('L', 'P')", name="sex"),
+    )
+
+    @property
+    def identifier(self) -> str:
+        return self.nip or self.nomor_non_pns or ""
+
+    @property
+    def full_name(self) -> str:
+        name = self.name
+        if self.gelar_depan:
+            name = f"{self.gelar_depan} {name}"
+        if self.gelar_belakang:
+            name = f"{name}, {self.gelar_belakang}"
+        return name
+
+
+class TelegramAccount(Base):
+    """A Telegram user who has linked (or once linked) to an employee."""
+
+    __tablename__ = "telegram_accounts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    employee_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="SET NULL"), unique=True)
+    username: Mapped[str | None] = mapped_column(String(64))
+    first_name: Mapped[str | None] = mapped_column(String(128))
+    linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when Telegram answers 403 (blocked / deleted); cleared when the user writes again.
+    undeliverable_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    employee: Mapped[Employee | None] = relationship(lazy="raise")
+
+
+class LinkCode(Base):
+    """One-time code an admin issues for an employee who cannot link by phone."""
+
+    __tablename__ = "link_codes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    used_by_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class StaffRole(Base):
+    __tablename__ = "staff_roles"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    # Empty string = everywhere; otherwise a bidang code or unit code (NULLs would defeat the unique key).
+    scope: Mapped[str] = mapped_column(String(120), default="")
+    granted_by: Mapped[str] = mapped_column(String(80))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    __table_args__ = (UniqueConstraint("employee_id", "role", "scope", name="employee_role_scope"),)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    action: Mapped[str] = mapped_column(String(40))
+    actor_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor: Mapped[str | None] = mapped_column(String(80))  # CLI user / system component
+    employee_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="SET NULL"))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_audit_actor_action_at", "actor_telegram_id", "action", "at"),)
+
+
+class ConversationState(Base):
+    """Persisted conversation (FSM) state, so a half-filled form survives a restart when no
+    Redis is configured. Keyed by the framework's storage key; holds no framework types."""
+
+    __tablename__ = "conversation_states"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

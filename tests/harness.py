@@ -1,0 +1,56 @@
+"""Runs the real asnbot (create_app + Dispatcher + aiogram Bot) against the local Bot API
+server over HTTP, as it runs in production against Telegram."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiogram import Bot
+
+from bot.app import App, build_bot, create_app, run_polling
+from bot.local_api import LocalBotAPI
+from bot.settings import Settings
+
+
+def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
+    # _env_file=None: a developer's .env must not leak into tests.
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=db_url,
+        data_dir=data_dir,
+        verification_key="test-verification-key",
+        telegram_bot_token=None,
+        **overrides,
+    )
+
+
+@dataclass
+class Running:
+    app: App
+    api: LocalBotAPI
+    bot: Bot
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            await self.app.dispatcher.stop_polling()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.task, 10)
+        await self.bot.session.close()
+        await self.app.close()
+
+
+async def start_bot(settings: Settings, api: LocalBotAPI) -> Running:
+    app = await create_app(settings)
+    bot = build_bot(api.token, api.base_url)
+    task = asyncio.create_task(
+        run_polling(app, bot, handle_as_tasks=False, polling_timeout=1, handle_signals=False)
+    )
+    # Wait until the bot has registered its commands: startup is over, polling begins.
+    for _ in range(200):
+        if api.commands is not None:
+            break
+        await asyncio.sleep(0.02)
+    return Running(app, api, bot, task)
