@@ -58,6 +58,7 @@ class App:
     sessions: async_sessionmaker[AsyncSession]
     agency: Agency
     storage: BaseStorage
+    demo_summary: str | None = None  # set when this start loaded the demo data
     dispatcher: Dispatcher = field(init=False)
 
     def __post_init__(self) -> None:
@@ -114,10 +115,9 @@ async def create_app(settings: Settings, *, load_demo: bool = False) -> App:
     engine = make_engine(settings.db_url, pool_size=settings.db_pool_size)
     await migrate(engine)
     sessions = make_sessionmaker(engine)
-    if load_demo:
-        await load_demo_data(settings, sessions)
+    summary = await load_demo_data(settings, sessions) if load_demo else None
     agency = load_agency(settings.agency_dir)
-    return App(settings, engine, sessions, agency, build_storage(settings, sessions))
+    return App(settings, engine, sessions, agency, build_storage(settings, sessions), demo_summary=summary)
 
 
 async def employee_count(sessions: async_sessionmaker[AsyncSession]) -> int:
@@ -125,10 +125,12 @@ async def employee_count(sessions: async_sessionmaker[AsyncSession]) -> int:
         return (await s.execute(select(func.count()).select_from(Employee))).scalar_one()
 
 
-async def load_demo_data(settings: Settings, sessions: async_sessionmaker[AsyncSession], employees: int = 500) -> bool:
+async def load_demo_data(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], employees: int = 500
+) -> str | None:
     """On an empty database only: a synthetic Kota Bekasi plus the sample export."""
     if await employee_count(sessions):
-        return False
+        return None
     from services.importer import import_pegawai
     from services.seed import seed_demo
 
@@ -136,8 +138,12 @@ async def load_demo_data(settings: Settings, sessions: async_sessionmaker[AsyncS
     report = await seed_demo(sessions, employees=employees, seed=1, verification_key=key,
                              agency_dir=settings.agency_dir or DEFAULT_AGENCY_DIR)
     imported = await import_pegawai(sessions, DEMO_FILE, verification_key=key, actor="demo")
-    log.info("demo data loaded: %s synthetic employees, %s from %s", report.employees, imported.added, DEMO_FILE.name)
-    return True
+    summary = (
+        f"Basis data kosong: data demo dimuat ({report.employees} pegawai sintetis dan "
+        f"{imported.added} pegawai dari {DEMO_FILE.name})."
+    )
+    log.info(summary)
+    return summary
 
 
 async def run_polling(app: App, bot: Bot, *, handle_as_tasks: bool = True, polling_timeout: int = 10,

@@ -12,10 +12,14 @@ from bot.settings import Settings, load_settings
 log = logging.getLogger("asnbot")
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, *, console: bool = False) -> None:
+    # In the console chat, log lines would interleave with the conversation: warnings only.
+    if console and level.upper() in {"INFO", "WARNING"}:
+        level = "WARNING"
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # aiogram logs each update at INFO; that is noise (and chat ids) in a pilot's terminal.
+    # aiogram logs each update at INFO (with chat ids); alembic its plugins. Noise in production.
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 # ---- commands ----------------------------------------------------------------------------
@@ -25,6 +29,8 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     app = await create_app(settings, load_demo=not args.no_demo)
     try:
         if settings.telegram_bot_token is None:
+            if app.demo_summary:
+                print(app.demo_summary)
             print("TELEGRAM_BOT_TOKEN belum diisi: membuka obrolan konsol lokal (bot tidak tersambung ke Telegram).")
             from bot.console import console_chat
 
@@ -43,6 +49,8 @@ async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     from bot.console import console_chat
 
     app = await create_app(settings, load_demo=not args.no_demo)
+    if app.demo_summary:
+        print(app.demo_summary)
     try:
         return await console_chat(app, as_identifier=args.as_nip)
     finally:
@@ -218,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "role" and args.action != "list" and not (args.nip and args.role):
         parser.error("role grant/revoke perlu NIP dan ROLE")
     settings = load_settings()
-    setup_logging(settings.log_level)
+    console = args.command == "chat" or (args.command == "run" and settings.telegram_bot_token is None)
+    setup_logging(settings.log_level, console=console)
     try:
         return asyncio.run(args.func(settings, args))
     except KeyboardInterrupt:

@@ -63,7 +63,15 @@ async def console_chat(app: App, *, as_identifier: str | None) -> int:
     await api.start()
     bot = build_bot(api.token, api.base_url)
     chat = api.user(CONSOLE_USER_ID, first_name="Konsol")
-    chat.on_message = lambda m, edited: print(render(m, edited), flush=True)
+    shown: dict[int, str] = {}
+
+    def show(m: BotMessage, edited: bool) -> None:
+        # An edit that only removed buttons changes nothing a reader needs to see again.
+        if shown.get(m.message_id) != m.text:
+            print(render(m, edited), flush=True)
+        shown[m.message_id] = m.text
+
+    chat.on_message = show
     if as_identifier:
         async with app.sessions() as s:
             service = LinkingService(s, app.settings.verification_secret, app.link_policy)

@@ -1,0 +1,90 @@
+"""The `asnbot` command as an administrator runs it: a real process on a real database."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from services.linking import LinkingService, Outcome, TelegramProfile
+from services.models import AuditLog, Employee, StaffRole
+from tests.conftest import SAMPLE_CSV, TEST_KEY
+
+
+def asnbot(db_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"TELEGRAM_BOT_TOKEN", "DATABASE_URL"}}
+    env.update(DATABASE_URL=db_url, VERIFICATION_KEY=TEST_KEY.decode(), DATA_DIR=str(tmp_path / "var"))
+    # cwd=tmp_path: no developer .env is picked up.
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_help_lists_every_command(db_url: str, tmp_path: Path) -> None:
+    out = asnbot(db_url, tmp_path, "--help")
+    assert out.returncode == 0
+    for cmd in ("run", "chat", "db", "import-pegawai", "seed-demo", "link-code", "role"):
+        assert cmd in out.stdout
+
+
+async def test_import_twice_then_link_code_works_in_the_bot(db_url: str, tmp_path: Path, sessions) -> None:  # noqa: ANN001
+    first = asnbot(db_url, tmp_path, "import-pegawai", str(SAMPLE_CSV))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "12 ditambah" in first.stdout
+    second = asnbot(db_url, tmp_path, "import-pegawai", str(SAMPLE_CSV))
+    assert second.returncode == 0
+    assert "0 ditambah, 0 diubah, 12 tidak berubah" in second.stdout
+
+    out = asnbot(db_url, tmp_path, "link-code", "19900109 201412 1 001", "--bot", "asnbot_bekasi")
+    assert out.returncode == 0, out.stderr
+    code = re.search(r"/link ([A-Z0-9]{10})", out.stdout).group(1)
+    assert f"https://t.me/asnbot_bekasi?start={code}" in out.stdout
+    async with sessions() as s:
+        result = await LinkingService(s, TEST_KEY).redeem_code(TelegramProfile(42, 42), code)
+        assert result.outcome is Outcome.LINKED and result.employee.name == "Ahmad Fauzi"
+        issued = (await s.execute(select(func.count()).where(AuditLog.action == "link_code_issued"))).scalar_one()
+        assert issued == 1
+
+
+def test_link_code_for_unknown_nip_fails(db_url: str, tmp_path: Path) -> None:
+    out = asnbot(db_url, tmp_path, "link-code", "199001092014121999")
+    assert out.returncode == 1
+    assert "Tidak ada pegawai aktif" in out.stderr
+
+
+async def test_seed_demo_and_roles(db_url: str, tmp_path: Path, sessions) -> None:  # noqa: ANN001
+    out = asnbot(db_url, tmp_path, "seed-demo", "--employees", "60", "--seed", "7")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "60 pegawai" in out.stdout
+    async with sessions() as s:
+        assert (await s.execute(select(func.count()).select_from(Employee))).scalar_one() == 60
+        nip = (await s.execute(select(Employee.nip).where(Employee.nip.is_not(None)).limit(1))).scalar_one()
+    out = asnbot(db_url, tmp_path, "role", "grant", nip, "verifier", "--scope", "pkom")
+    assert out.returncode == 0, out.stderr
+    out = asnbot(db_url, tmp_path, "role", "list")
+    assert f"verifier\tpkom\t{nip}" in out.stdout
+    out = asnbot(db_url, tmp_path, "role", "grant", nip, "raja")
+    assert out.returncode == 1 and "Peran tidak dikenal" in out.stderr
+    async with sessions() as s:
+        assert (await s.execute(select(func.count()).select_from(StaffRole))).scalar_one() == 1
+
+
+def test_console_chat_links_a_demo_employee_and_shows_the_profile(db_url: str, tmp_path: Path) -> None:
+    # What a newcomer types after `./run.sh` without a token (the first menu button shares the phone).
+    env = {k: v for k, v in os.environ.items() if k not in {"TELEGRAM_BOT_TOKEN", "DATABASE_URL"}}
+    env.update(DATABASE_URL=db_url, VERIFICATION_KEY=TEST_KEY.decode(), DATA_DIR=str(tmp_path / "var"))
+    typed = "1\n081210000004\n900004\n👤 Profil saya\n/keluar\n"
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"], input=typed, env=env, cwd=tmp_path,
+        capture_output=True, text=True, timeout=180,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[1].startswith("TELEGRAM_BOT_TOKEN belum diisi")
+    assert "data demo dimuat" in out.stdout
+    assert "Akun berhasil ditautkan. Selamat datang, Ahmad Fauzi!" in out.stdout
+    assert "NIP: 19900109 201412 1 001" in out.stdout
+    assert "Atasan langsung: Rina Marlina, S.Sos." in out.stdout
+    assert "Traceback" not in out.stderr
