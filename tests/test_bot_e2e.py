@@ -134,7 +134,7 @@ async def test_wrong_nik_then_lockout_after_five_failures(running: Running) -> N
     # Locked: even the right digits, after sharing the contact again, are refused.
     replies = await alice.share_contact(FAUZI_PHONE)
     assert "Terlalu banyak percobaan" in replies[-1].text
-    replies = await alice.send(f"/link ABCDEFGHJK")
+    replies = await alice.send("/link ABCDEFGHJK")
     assert "Terlalu banyak percobaan" in replies[-1].text
     failures = [a for a in await audit_actions(running, ALICE) if a[0] == "link_failed"]
     assert failures == [("link_failed", "wrong_verification")] * 5
