@@ -313,13 +313,37 @@ async def test_unexpected_error_gives_reference_code(running: Running, caplog: p
 
 
 # ---- state survives a restart -----------------------------------------------------------------
-async def test_half_done_link_survives_restart(db_url: str, tmp_path: Path, api: LocalBotAPI) -> None:
-    settings = make_settings(db_url, tmp_path)
+TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+async def _redis_or_skip() -> None:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(TEST_REDIS_URL)
+    try:
+        await client.flushdb()
+    except OSError as e:  # redis-py's ConnectionError is an OSError
+        pytest.skip(f"no Redis at {TEST_REDIS_URL}: {e}")
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("storage", ["database", "redis"])
+async def test_half_done_link_survives_restart(db_url: str, tmp_path: Path, api: LocalBotAPI, storage: str) -> None:
+    if storage == "redis":
+        await _redis_or_skip()
+    settings = make_settings(db_url, tmp_path, redis_url=TEST_REDIS_URL if storage == "redis" else None)
     first = await start_bot(settings, api)
     await import_pegawai(first.app.sessions, SAMPLE_CSV, verification_key=settings.verification_secret)
     alice = api.user(ALICE)
     replies = await alice.share_contact(FAUZI_PHONE)
     assert "digit terakhir NIK" in replies[-1].text
+    if storage == "redis":  # the state really is in Redis, not in the database
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(TEST_REDIS_URL)
+        assert [k async for k in client.scan_iter(f"fsm:*{ALICE}*")]
+        await client.aclose()
     await first.stop()
     second = await start_bot(settings, api)
     try:

@@ -88,3 +88,42 @@ def test_console_chat_links_a_demo_employee_and_shows_the_profile(db_url: str, t
     assert "NIP: 19900109 201412 1 001" in out.stdout
     assert "Atasan langsung: Rina Marlina, S.Sos." in out.stdout
     assert "Traceback" not in out.stderr
+
+
+async def test_python_m_bot_with_a_token_runs_by_long_polling(db_url: str, tmp_path: Path) -> None:
+    import asyncio
+    import signal
+
+    from bot.local_api import LocalBotAPI
+
+    api = LocalBotAPI()
+    await api.start()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(
+        DATABASE_URL=db_url, VERIFICATION_KEY=TEST_KEY.decode(), DATA_DIR=str(tmp_path / "var"),
+        TELEGRAM_BOT_TOKEN=api.token, TELEGRAM_API_BASE=api.base_url,
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        for _ in range(600):  # startup registers the commands, then polling begins
+            if api.commands is not None or proc.returncode is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert api.commands is not None, "the bot never called setMyCommands"
+        user = api.user(77)
+        await user.send("/start")
+        for _ in range(100):  # production handles updates as tasks: the reply may trail the ack
+            if user.messages:
+                break
+            await asyncio.sleep(0.05)
+        assert "Selamat datang di asnbot" in user.last_text
+        assert api.webhook_deleted
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+        await api.stop()
+    assert proc.returncode == 0, err.decode()[-2000:]
