@@ -66,16 +66,19 @@ class App:
 
     @property
     def link_policy(self) -> LinkPolicy:
-        s = self.settings
-        return LinkPolicy(
-            max_failures=s.link_max_failures,
-            failure_window=timedelta(minutes=s.link_failure_window_minutes),
-            code_ttl=timedelta(hours=s.link_code_ttl_hours),
-        )
+        return link_policy(self.settings)
 
     async def close(self) -> None:
         await self.storage.close()
         await self.engine.dispose()
+
+
+def link_policy(settings: Settings) -> LinkPolicy:
+    return LinkPolicy(
+        max_failures=settings.link_max_failures,
+        failure_window=timedelta(minutes=settings.link_failure_window_minutes),
+        code_ttl=timedelta(hours=settings.link_code_ttl_hours),
+    )
 
 
 def build_dispatcher(app: App) -> Dispatcher:

@@ -116,13 +116,14 @@ async def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_link_code(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import link_policy
     from services.linking import CodeNotIssued, LinkingService
 
 
     engine, sessions = await _sessions(settings)
     try:
         async with sessions() as s:
-            service = LinkingService(s, settings.verification_secret, _policy(settings))
+            service = LinkingService(s, settings.verification_secret, link_policy(settings))
             try:
                 code, expires, employee = await service.issue_code(args.nip, created_by=args.by)
             except CodeNotIssued as e:
@@ -135,18 +136,6 @@ async def cmd_link_code(settings: Settings, args: argparse.Namespace) -> int:
     print(f"Berlaku sekali pakai sampai {local:%Y-%m-%d %H:%M} {settings.tz}.")
     print(f"Pegawai mengirim /link {code} ke bot" + (f", atau membuka https://t.me/{args.bot}?start={code}" if args.bot else "."))
     return 0
-
-
-def _policy(settings: Settings):  # noqa: ANN202
-    from datetime import timedelta
-
-    from services.linking import LinkPolicy
-
-    return LinkPolicy(
-        max_failures=settings.link_max_failures,
-        failure_window=timedelta(minutes=settings.link_failure_window_minutes),
-        code_ttl=timedelta(hours=settings.link_code_ttl_hours),
-    )
 
 
 async def cmd_role(settings: Settings, args: argparse.Namespace) -> int:

@@ -6,7 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StateType, StorageKey
+from aiogram.fsm.storage.base import (
+    BaseStorage,
+    DefaultKeyBuilder,
+    KeyBuilder,
+    StateType,
+    StorageKey,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.models import ConversationState

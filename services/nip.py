@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+from services.errors import InvalidInput
+
 __all__ = [
     "NipKind",
     "NipInfo",
@@ -47,16 +49,8 @@ class NipKind(StrEnum):
     PPPK = "PPPK"
 
 
-class NipError(ValueError):
-    """Invalid NIP / NI PPPK / Non-PNS number; ``str(e)`` is the Indonesian message."""
-
-    def __init__(self, message: str, code: str = "invalid") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-    def __str__(self) -> str:
-        return self.message
+class NipError(InvalidInput):
+    """Invalid NIP / NI PPPK / Non-PNS number."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from services.errors import InvalidInput
+
 __all__ = ["PhoneError", "normalize_phone", "display_phone", "mask_phone"]
 
 COUNTRY_CODE = "62"
@@ -20,16 +22,8 @@ _SEPARATORS = re.compile(r"[\s.\-()\u2010-\u2015\u2212]+")
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 
 
-class PhoneError(ValueError):
-    """Invalid or unsupported phone number; ``str(e)`` is the Indonesian message."""
-
-    def __init__(self, message: str, code: str = "invalid") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-    def __str__(self) -> str:
-        return self.message
+class PhoneError(InvalidInput):
+    """Invalid or unsupported phone number."""
 
 
 def normalize_phone(raw: str, *, international: bool = False) -> str:

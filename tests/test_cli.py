@@ -14,12 +14,18 @@ from services.models import AuditLog, Employee, StaffRole
 from tests.conftest import SAMPLE_CSV, TEST_KEY
 
 
+def cli_env(db_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of an administrator's shell: this database, no bot token unless given.
+    Processes run with cwd=tmp_path, so no developer .env is picked up either."""
+    env = {k: v for k, v in os.environ.items() if k not in {"TELEGRAM_BOT_TOKEN", "DATABASE_URL", "REDIS_URL"}}
+    env.update(DATABASE_URL=db_url, VERIFICATION_KEY=TEST_KEY.decode(), DATA_DIR=str(tmp_path / "var"), **extra)
+    return env
+
+
 def asnbot(db_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"TELEGRAM_BOT_TOKEN", "DATABASE_URL"}}
-    env.update(DATABASE_URL=db_url, VERIFICATION_KEY=TEST_KEY.decode(), DATA_DIR=str(tmp_path / "var"))
-    # cwd=tmp_path: no developer .env is picked up.
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "bot.cli", *args], env=cli_env(db_url, tmp_path), cwd=tmp_path,
+        capture_output=True, text=True, timeout=120,
     )
 
 
@@ -74,8 +80,7 @@ async def test_seed_demo_and_roles(db_url: str, tmp_path: Path, sessions) -> Non
 
 def test_console_chat_links_a_demo_employee_and_shows_the_profile(db_url: str, tmp_path: Path) -> None:
     # What a newcomer types after `./run.sh` without a token (the first menu button shares the phone).
-    env = {k: v for k, v in os.environ.items() if k not in {"TELEGRAM_BOT_TOKEN", "DATABASE_URL"}}
-    env.update(DATABASE_URL=db_url, VERIFICATION_KEY=TEST_KEY.decode(), DATA_DIR=str(tmp_path / "var"))
+    env = cli_env(db_url, tmp_path)
     typed = "1\n081210000004\n900004\n👤 Profil saya\n/keluar\n"
     out = subprocess.run(
         [sys.executable, "-m", "bot.cli", "run"], input=typed, env=env, cwd=tmp_path,
@@ -98,11 +103,7 @@ async def test_python_m_bot_with_a_token_runs_by_long_polling(db_url: str, tmp_p
 
     api = LocalBotAPI()
     await api.start()
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(
-        DATABASE_URL=db_url, VERIFICATION_KEY=TEST_KEY.decode(), DATA_DIR=str(tmp_path / "var"),
-        TELEGRAM_BOT_TOKEN=api.token, TELEGRAM_API_BASE=api.base_url,
-    )
+    env = cli_env(db_url, tmp_path, TELEGRAM_BOT_TOKEN=api.token, TELEGRAM_API_BASE=api.base_url)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", env=env, cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
