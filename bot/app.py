@@ -1,6 +1,8 @@
 """Composition root: builds the database, the Bot, the Dispatcher and wires them together."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.settings import TELEGRAM_API_DEFAULT, Settings
 from bot.storage import SqlStorage
 from handlers import routers, texts
+from knowledge.engine import Engine
+from knowledge.kb import ENTRIES_DIR, KBError, KnowledgeBase, KnowledgeStore, Problem
 from services.agency import DEFAULT_AGENCY_DIR, Agency, load_agency
 from services.db import make_engine, make_sessionmaker, migrate
 from services.linking import LinkingService, LinkPolicy
@@ -51,6 +55,77 @@ class ServicesMiddleware(BaseMiddleware):
             return await handler(event, data)
 
 
+class Knowledge:
+    """The live knowledge base and its search index, built and swapped together by the store:
+    a broken edit leaves the previous pair serving. If even the first load fails, the bot still
+    runs (linking, profile) and Tanya layanan says honestly that it is unavailable."""
+
+    def __init__(self, entries_dir: Path | None = None) -> None:
+        self.entries_dir = entries_dir or ENTRIES_DIR
+        self.store: KnowledgeStore | None = None
+        self.startup_problems: list[Problem] = []
+        self._start()
+
+    def _start(self) -> None:
+        try:
+            self.store = KnowledgeStore(self.entries_dir, on_load=lambda kb: Engine.build(kb.entries.values()))
+        except KBError as e:
+            self.startup_problems = e.problems
+            log.error("knowledge base not loaded, Tanya layanan unavailable: %s", e)
+
+    @property
+    def available(self) -> bool:
+        return self.store is not None
+
+    def snapshot(self) -> tuple[KnowledgeBase, Engine]:
+        """The KB and the engine of the same load (read once per question)."""
+        assert self.store is not None, "check .available first"
+        return self.store.snapshot()
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        return self.snapshot()[0]
+
+    @property
+    def engine(self) -> Engine:
+        return self.snapshot()[1]
+
+    def reload(self) -> list[Problem]:
+        if self.store is None:
+            self._start()
+            return self.startup_problems if self.store is None else []
+        return self.store.reload()
+
+    def signature(self) -> tuple:
+        """Changes whenever a file of the entries folder (or the folder itself) changes."""
+        d = self.entries_dir
+        files = sorted((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in d.iterdir() if f.is_file())
+        return (d.stat().st_mtime_ns, tuple(files))
+
+
+async def watch_knowledge(knowledge: Knowledge, bot: Bot, admin_ids: list[int], interval: float) -> None:
+    """Reload the knowledge base when staff edit its files; a broken edit keeps the previous
+    one live and the admins are told what is wrong."""
+    last = knowledge.signature()
+    while True:
+        await asyncio.sleep(interval)
+        current = knowledge.signature()
+        if current == last:
+            continue
+        last = current
+        problems = knowledge.reload()
+        errors = [p for p in problems if p.is_error]
+        if not errors:
+            log.info("knowledge base reloaded: %d entries", len(knowledge.kb.entries))
+            continue
+        log.warning("knowledge base edit rejected, previous version kept: %d errors", len(errors))
+        for admin in admin_ids:
+            try:
+                await bot.send_message(admin, texts.kb_reload_failed([str(p) for p in errors]))
+            except Exception:  # noqa: BLE001 - one unreachable admin must not stop the watcher
+                log.warning("could not notify admin about the knowledge base")
+
+
 @dataclass
 class App:
     settings: Settings
@@ -58,6 +133,7 @@ class App:
     sessions: async_sessionmaker[AsyncSession]
     agency: Agency
     storage: BaseStorage
+    knowledge: Knowledge
     demo_summary: str | None = None  # set when this start loaded the demo data
     dispatcher: Dispatcher = field(init=False)
 
@@ -87,15 +163,31 @@ def build_dispatcher(app: App) -> Dispatcher:
         agency=app.agency,
         admin_ids=frozenset(app.settings.admin_telegram_ids),
         zone=app.settings.zone,
+        knowledge=app.knowledge,
+        helpdesk_chat_id=app.settings.helpdesk_chat_id,
+        kb_watch_seconds=app.settings.kb_watch_seconds,
     )
     dp.update.outer_middleware(ServicesMiddleware(app.sessions, app.settings.verification_secret, app.link_policy))
     dp.include_routers(*routers())
     dp.startup.register(on_startup)
+    dp.shutdown.register(on_shutdown)
     return dp
 
 
-async def on_startup(bot: Bot) -> None:
+async def on_startup(bot: Bot, dispatcher: Dispatcher, knowledge: Knowledge, admin_ids: frozenset[int],
+                     kb_watch_seconds: float) -> None:
     await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in texts.COMMANDS])
+    if kb_watch_seconds > 0:
+        task = asyncio.create_task(watch_knowledge(knowledge, bot, sorted(admin_ids), kb_watch_seconds))
+        dispatcher.workflow_data["_kb_watch_task"] = task
+
+
+async def on_shutdown(dispatcher: Dispatcher) -> None:
+    task = dispatcher.workflow_data.pop("_kb_watch_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def build_bot(token: str, api_base: str = TELEGRAM_API_DEFAULT) -> Bot:
@@ -113,14 +205,17 @@ def build_storage(settings: Settings, sessions: async_sessionmaker[AsyncSession]
     return SqlStorage(sessions)
 
 
-async def create_app(settings: Settings, *, load_demo: bool = False) -> App:
+async def create_app(settings: Settings, *, load_demo: bool = False, knowledge: Knowledge | None = None) -> App:
     """Connect, migrate, and (for a first run) load the demo personnel data."""
     engine = make_engine(settings.db_url, pool_size=settings.db_pool_size)
     await migrate(engine)
     sessions = make_sessionmaker(engine)
     summary = await load_demo_data(settings, sessions) if load_demo else None
     agency = load_agency(settings.agency_dir)
-    return App(settings, engine, sessions, agency, build_storage(settings, sessions), demo_summary=summary)
+    if knowledge is None:
+        # Parsing and indexing the entries is CPU work: keep it off the event loop.
+        knowledge = await asyncio.to_thread(Knowledge, settings.kb_dir)
+    return App(settings, engine, sessions, agency, build_storage(settings, sessions), knowledge, demo_summary=summary)
 
 
 async def employee_count(sessions: async_sessionmaker[AsyncSession]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -163,6 +164,81 @@ async def cmd_role(settings: Settings, args: argparse.Namespace) -> int:
         await engine.dispose()
 
 
+async def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from bot.app import Knowledge
+    from knowledge import render
+
+    knowledge = Knowledge(settings.kb_dir)
+    if not knowledge.available:
+        print("Basis pengetahuan tidak valid; jalankan: asnbot kb check", file=sys.stderr)
+        return 1
+
+    def as_json(question: str) -> str:
+        result = knowledge.engine.ask(question)
+        results = []
+        for c in result.candidates:
+            entry = knowledge.kb.get(c.entry_id)
+            if entry is not None:
+                results.append({"id": entry.id, "title": entry.title, "service": entry.service,
+                                "sop": list(entry.sop), "score": round(float(c.score), 4)})
+        if result.outcome in ("abstain", "smalltalk"):
+            results = results if result.outcome == "abstain" else []
+        return json.dumps({"question": question, "outcome": result.outcome, "results": results}, ensure_ascii=False)
+
+    questions = [q.rstrip("\n") for q in sys.stdin] if args.question == "-" else [args.question]
+    for q in questions:
+        if args.json:
+            print(as_json(q), flush=True)
+            continue
+        result = knowledge.engine.ask(q)
+        if result.outcome == "answer":
+            print(render.full_text(knowledge.kb, knowledge.kb.get(result.candidates[0].entry_id)))
+        elif result.outcome == "clarify":
+            print("Maksud Anda yang mana?")
+            for c in result.candidates:
+                print(f"- {knowledge.kb.get(c.entry_id).title} ({c.entry_id})")
+        elif result.outcome == "smalltalk":
+            print(result.smalltalk_reply)
+        else:
+            print("Maaf, saya belum tahu jawabannya. Pertanyaan dapat diteruskan ke petugas BKPSDM.")
+    return 0
+
+
+async def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
+    from knowledge.kb import ENTRIES_DIR, check
+
+    entries_dir = settings.kb_dir or ENTRIES_DIR
+    if args.action == "gaps":
+        from services import helpdesk
+
+        engine, sessions = await _sessions(settings)
+        try:
+            async with sessions() as s:
+                gaps = await helpdesk.top_gaps(s, limit=args.limit)
+        finally:
+            await engine.dispose()
+        if not gaps:
+            print("Belum ada pertanyaan yang tidak terjawab.")
+        for g in gaps:
+            print(f"{g.count:5d}  {g.last_seen.astimezone(settings.zone):%Y-%m-%d}  {g.text}")
+        return 0
+    kb, problems = check(entries_dir)
+    for p in problems:
+        print(("GALAT " if p.is_error else "PERINGATAN ") + str(p))
+    if kb is None:
+        print(f"Basis pengetahuan TIDAK valid: {sum(p.is_error for p in problems)} galat.")
+        return 1
+    print(f"Basis pengetahuan valid: {len(kb.entries)} entri, {len(kb.catalog.sop)} SOP dan "
+          f"{len(kb.catalog.services)} layanan tercakup.")
+    if args.action == "reload":
+        # A running bot watches the entries folder; touching it makes every instance reload now.
+        os.utime(entries_dir)
+        print("Bot yang sedang berjalan memuat ulang dalam beberapa detik.")
+    return 0
+
+
 # ---- parser ------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="asnbot", description="asnbot: layanan mandiri kepegawaian ASN di Telegram.")
@@ -204,6 +280,15 @@ def build_parser() -> argparse.ArgumentParser:
     ro.add_argument("--scope", help="kode bidang/unit (kosong = semua)")
     ro.add_argument("--by", default="admin-cli")
     ro.set_defaults(func=cmd_role)
+    a = sub.add_parser("ask", help="tanya basis pengetahuan dari terminal")
+    a.add_argument("question", help="pertanyaan, atau - untuk membaca satu pertanyaan per baris dari stdin")
+    a.add_argument("--json", action="store_true", help="keluaran JSON (satu objek per pertanyaan)")
+    a.set_defaults(func=cmd_ask)
+
+    k = sub.add_parser("kb", help="basis pengetahuan: check, reload, gaps")
+    k.add_argument("action", choices=["check", "reload", "gaps"])
+    k.add_argument("--limit", type=int, default=30, help="gaps: berapa baris")
+    k.set_defaults(func=cmd_kb)
     return p
 
 

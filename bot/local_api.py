@@ -880,6 +880,39 @@ class ChatClient:
         return f"<ChatClient user_id={self.user_id} messages={len(self.messages)}>"
 
 
+class GroupChat(ChatClient):
+    """A supergroup the bot is a member of (e.g. a staff helpdesk group). Members write with
+    :meth:`send_as` and reply to a bot message with :meth:`reply_as`."""
+
+    def __init__(self, api: LocalBotAPI, chat_id: int, title: str) -> None:
+        if chat_id >= 0:
+            raise ValueError("group chat ids are negative in Telegram")
+        super().__init__(api, chat_id, title, None, None, None)
+        self.title = title
+        self._started = True  # the bot was added to the group: it may post there
+        self._sender: dict[str, Any] = {"id": 1, "is_bot": False, "first_name": "Anggota"}
+
+    def _chat_json(self) -> dict[str, Any]:
+        return {"id": self.user_id, "type": "supergroup", "title": self.title}
+
+    def _user_json(self) -> dict[str, Any]:
+        return dict(self._sender)
+
+    async def send_as(self, user_id: int, first_name: str, text: str, *, timeout: float = 10.0) -> list[BotMessage]:
+        self._sender = {"id": user_id, "is_bot": False, "first_name": first_name}
+        return await self.send(text, timeout=timeout)
+
+    async def reply_as(
+        self, user_id: int, first_name: str, to: BotMessage, text: str, *, timeout: float = 10.0
+    ) -> list[BotMessage]:
+        """A member uses Telegram's Reply on ``to`` (a bot message in this group)."""
+        self._sender = {"id": user_id, "is_bot": False, "first_name": first_name}
+        message = self._new_user_message()
+        message["text"] = text
+        message["reply_to_message"] = self._api._message_json(self, self._find_live(to))
+        return await self._api._push_update(self, "message", message, timeout=timeout)
+
+
 def _find_button(rows: list[list[dict[str, Any]]], label: str) -> dict[str, Any] | None:
     for row in rows:
         for button in row:
@@ -1016,6 +1049,16 @@ class LocalBotAPI:
         if chat is None:
             chat = ChatClient(self, user_id, first_name, last_name, username, language_code)
             self.chats[user_id] = chat
+        return chat
+
+    def group(self, chat_id: int, title: str = "Grup") -> GroupChat:
+        """A supergroup the bot belongs to (created on first use, then reused)."""
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            chat = GroupChat(self, chat_id, title)
+            self.chats[chat_id] = chat
+        if not isinstance(chat, GroupChat):
+            raise ValueError(f"chat {chat_id} is a private chat")
         return chat
 
     def fail_next(

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     agency_dir: Path | None = None
     verification_key: SecretStr | None = None
+    kb_dir: Path | None = None
+    helpdesk_chat_id: int | None = None
+    kb_watch_seconds: float = 10.0
     link_code_ttl_hours: int = 72
     link_max_failures: int = 5
     link_failure_window_minutes: int = 60
@@ -41,7 +44,10 @@ class Settings(BaseSettings):
             return [v]
         return v
 
-    @field_validator("telegram_bot_token", "verification_key", "database_url", "redis_url", mode="before")
+    @field_validator(
+        "telegram_bot_token", "verification_key", "database_url", "redis_url", "kb_dir", "helpdesk_chat_id",
+        "agency_dir", mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v

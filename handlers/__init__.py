@@ -18,7 +18,7 @@ def _fresh(template: Router) -> Router:
 
 def routers() -> list[Router]:
     # Order matters: specific routers first, the catch-all fallback last.
-    from handlers import admin, errors, fallback, linking, profile, start
+    from handlers import admin, errors, fallback, helpdesk, linking, profile, start, tanya
 
-    modules = [errors, start, linking, profile, admin, fallback]
+    modules = [errors, helpdesk, start, linking, profile, admin, tanya, fallback]
     return [_fresh(m.router) for m in modules]

@@ -44,3 +44,18 @@ async def issue_link_code(
         return
     me = await message.bot.me()  # cached by aiogram after the first call
     await message.answer(texts.admin_code_issued(employee.full_name, code, expires.astimezone(zone), me.username or ""))
+
+
+@router.message(Command("kbreload"))
+async def kb_reload(
+    message: Message, session: AsyncSession, linking: LinkingService, admin_ids: frozenset[int], knowledge,  # noqa: ANN001
+) -> None:
+    if not await is_admin(message.from_user.id, session, linking, admin_ids):
+        await message.answer(texts.unknown_command("/kbreload"))
+        return
+    problems = knowledge.reload()
+    errors = [str(p) for p in problems if p.is_error]
+    if errors:
+        await message.answer(texts.kb_reload_failed(errors))
+    else:
+        await message.answer(texts.kb_reloaded(len(knowledge.kb.entries), len(problems)))

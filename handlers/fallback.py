@@ -1,12 +1,11 @@
-"""Whatever no other router took: unknown commands, free text, other message kinds, stale buttons."""
+"""Whatever no other router took: unknown commands, other message kinds, stale buttons.
+(Free text is a question for the knowledge base: handlers/tanya.py.)"""
 from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 
-from handlers import keyboards, texts
-from services.agency import Agency
-from services.linking import LinkingService
+from handlers import texts
 
 router = Router(name="fallback")
 
@@ -15,14 +14,6 @@ router = Router(name="fallback")
 async def unknown_command(message: Message) -> None:
     cmd = message.text.split()[0].split("@")[0]
     await message.answer(texts.unknown_command(cmd))
-
-
-@router.message(F.text)
-async def free_text(message: Message, linking: LinkingService, agency: Agency) -> None:
-    if await linking.linked_employee(message.from_user.id) is None:
-        await message.answer(texts.free_text_unlinked(), reply_markup=keyboards.link_menu())
-    else:
-        await message.answer(texts.free_text_linked(agency))
 
 
 @router.message()

@@ -9,6 +9,7 @@ from aiogram.types import (
 )
 
 from handlers import texts
+from knowledge.model import Entry
 
 # callback_data: short opaque prefix ids; the server re-checks who presses them.
 CB_UNLINK_YES = "ul:y"
@@ -44,4 +45,58 @@ def unlink_confirm() -> InlineKeyboardMarkup:
                 InlineKeyboardButton(text=texts.BTN_UNLINK_NO, callback_data=CB_UNLINK_NO),
             ]
         ]
+    )
+
+
+# ---- knowledge base -------------------------------------------------------------------------
+# "kb:<action>:<entry id>"; entry ids are short (sop-39), so this stays far below 64 bytes.
+KB_ACTIONS = {"c": "card", "s": "syarat", "p": "prosedur", "d": "dasar", "a": "open", "r": "related"}
+_SECTION_BUTTONS = [("c", "card", "Ringkasan"), ("s", "syarat", "Syarat"), ("p", "prosedur", "Prosedur"),
+                    ("d", "dasar", "Dasar hukum")]
+CB_HANDOFF = "hd:ask"
+APPLICATION_LABEL = {"cuti": "🗓 Ajukan cuti", "izin-belajar": "🎓 Ajukan izin belajar"}
+
+
+def entry_actions(entry: Entry, *, current: str) -> InlineKeyboardMarkup:
+    sections = [
+        InlineKeyboardButton(text=label, callback_data=f"kb:{code}:{entry.id}")
+        for code, name, label in _SECTION_BUTTONS
+        if name != current
+    ]
+    rows = [sections[:2], sections[2:]]
+    extra = []
+    if entry.related:
+        extra.append(InlineKeyboardButton(text="Pertanyaan terkait", callback_data=f"kb:r:{entry.id}"))
+    extra.append(InlineKeyboardButton(text="Tanya petugas", callback_data=CB_HANDOFF))
+    rows.append(extra)
+    if entry.application:
+        rows.append([InlineKeyboardButton(text=APPLICATION_LABEL[entry.application],
+                                          callback_data=f"ap:{entry.application}")])
+    return InlineKeyboardMarkup(inline_keyboard=[r for r in rows if r])
+
+
+def clarify(options: list[Entry]) -> InlineKeyboardMarkup:
+    rows = [[InlineKeyboardButton(text=e.title, callback_data=f"kb:a:{e.id}")] for e in options]
+    rows.append([InlineKeyboardButton(text="Bukan semuanya: tanya petugas", callback_data=CB_HANDOFF)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def related(items: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=title, callback_data=f"kb:a:{eid}")] for eid, title in items]
+    )
+
+
+def handoff_offer() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Teruskan ke petugas BKPSDM", callback_data=CB_HANDOFF)]]
+    )
+
+
+def rating(question_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[
+            InlineKeyboardButton(text="👍 Membantu", callback_data=f"hd:r:{question_id}:1"),
+            InlineKeyboardButton(text="👎 Belum membantu", callback_data=f"hd:r:{question_id}:0"),
+        ]]
     )

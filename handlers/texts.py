@@ -37,7 +37,6 @@ COMMANDS = [
 
 # Features that later releases bring; the bot says so honestly instead of pretending.
 COMING_SOON = {
-    MENU_TANYA: "Tanya layanan (syarat dan prosedur layanan kepegawaian)",
     MENU_CUTI: "Pengajuan cuti",
     MENU_IZIN_BELAJAR: "Pengajuan izin belajar",
     MENU_STATUS: "Status pengajuan",
@@ -215,17 +214,6 @@ def unknown_command(cmd: str) -> str:
     return f"Perintah {e(cmd)} tidak dikenal. Ketik /bantuan untuk melihat perintah yang tersedia."
 
 
-def free_text_unlinked() -> str:
-    return "Saya belum memahami pesan itu. Untuk mulai, tautkan akun Anda dengan tombol di bawah, atau ketik /bantuan."
-
-
-def free_text_linked(agency: Agency) -> str:
-    return (
-        "Maaf, saya belum bisa menjawab pertanyaan bebas: fitur <b>Tanya layanan</b> segera hadir. "
-        f"Untuk sementara, silakan hubungi {e(agency.short_name)} atau ketik /bantuan."
-    )
-
-
 def unsupported_message() -> str:
     return "Maaf, jenis pesan ini belum dapat diproses. Silakan kirim teks atau pilih menu."
 
@@ -255,4 +243,100 @@ def admin_code_issued(name: str, code: str, expires_local: datetime, bot_usernam
         f"Sekali pakai, berlaku sampai {expires_local:%d-%m-%Y %H:%M %Z}.\n"
         f"Pegawai mengirim <code>/link {e(code)}</code> atau membuka "
         f"https://t.me/{e(bot_username)}?start={e(code)}"
+    )
+
+
+# ---- Tanya layanan ----------------------------------------------------------------------------
+def ask_question_prompt() -> str:
+    return (
+        "Silakan ketik pertanyaan Anda tentang layanan kepegawaian, misalnya:\n"
+        "<i>syarat kenaikan pangkat</i>, <i>kartu suami hilang</i>, <i>cuti melahirkan berapa lama</i>."
+    )
+
+
+def smalltalk(reply: str | None) -> str:
+    return e(reply or "Halo! Ada yang bisa saya bantu?")
+
+
+def clarify() -> str:
+    return "Maksud Anda yang mana? Pilih salah satu:"
+
+
+def abstain(agency: Agency) -> str:
+    return (
+        "Maaf, saya belum tahu jawaban yang tepat untuk pertanyaan itu, dan saya tidak mau menebak.\n"
+        f"Saya bisa meneruskannya ke petugas {e(agency.short_name)}."
+    )
+
+
+def related_intro(title: str) -> str:
+    return f"Pertanyaan terkait <b>{e(title)}</b>:"
+
+
+def application_soon(kind: str, agency: Agency) -> str:
+    label = {"cuti": "Pengajuan cuti", "izin-belajar": "Pengajuan izin belajar"}.get(kind, "Pengajuan")
+    return coming_soon(label, agency)
+
+
+# ---- hand-off to staff ------------------------------------------------------------------------
+def handoff_nothing() -> str:
+    return "Silakan ketik dulu pertanyaan Anda, lalu tekan tombol untuk meneruskannya ke petugas."
+
+
+def handoff_sent(question_id: int) -> str:
+    return (
+        f"Pertanyaan Anda sudah diteruskan ke petugas BKPSDM (nomor <b>#{question_id}</b>). "
+        "Jawabannya akan dikirim di sini."
+    )
+
+
+def handoff_unavailable(agency: Agency) -> str:
+    contact = "\n".join(e(x) for x in agency.contact_lines())
+    return f"Untuk saat ini, silakan sampaikan pertanyaan Anda langsung ke {e(agency.short_name)}:\n{contact}"
+
+
+def helpdesk_card(question_id: int, asker: str, question: str) -> str:
+    return (
+        f"❓ <b>Pertanyaan #{question_id}</b> dari {e(asker)}\n\n{e(question)}\n\n"
+        "<i>Balas (reply) pesan ini untuk menjawab; jawaban dikirim ke penanya lewat bot.</i>"
+    )
+
+
+def staff_answer(question_id: int, answer: str) -> str:
+    return f"💬 <b>Jawaban petugas BKPSDM</b> untuk pertanyaan #{question_id}:\n\n{e(answer)}"
+
+
+def staff_answer_delivered(question_id: int) -> str:
+    return f"Jawaban untuk #{question_id} sudah dikirim ke penanya."
+
+
+def staff_answer_undeliverable(question_id: int) -> str:
+    return f"Jawaban untuk #{question_id} tersimpan, tetapi belum bisa dikirim (penanya memblokir bot)."
+
+
+def staff_reply_unknown() -> str:
+    return "Balasan ini tidak terkait pertanyaan mana pun. Balas (reply) kartu pertanyaan dari bot."
+
+
+def rating_thanks() -> str:
+    return "Terima kasih atas penilaian Anda."
+
+
+def kb_reload_failed(problems: list[str]) -> str:
+    shown = "\n".join(f"• {e(p)}" for p in problems[:15])
+    more = f"\n… dan {len(problems) - 15} galat lain." if len(problems) > 15 else ""
+    return (
+        "⚠️ Perubahan basis pengetahuan <b>ditolak</b>; versi sebelumnya tetap dipakai. "
+        f"Perbaiki:\n{shown}{more}\n\nCek lengkap: <code>asnbot kb check</code>"
+    )[:4000]
+
+
+def kb_reloaded(entries: int, warnings: int) -> str:
+    return f"✅ Basis pengetahuan dimuat ulang: {entries} entri" + (f", {warnings} peringatan." if warnings else ".")
+
+
+def kb_unavailable(agency: Agency) -> str:
+    return (
+        "Maaf, layanan tanya-jawab sedang dalam pemeliharaan. "
+        f"Saya bisa meneruskan pertanyaan Anda ke petugas {e(agency.short_name)}."
     )

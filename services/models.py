@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -218,3 +219,38 @@ class ConversationState(Base):
     state: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class HelpdeskQuestion(Base):
+    """A question the bot could not answer, handed to BKPSDM staff in the helpdesk chat."""
+
+    __tablename__ = "helpdesk_questions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    employee_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="SET NULL"))
+    question: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open / answered
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The copy posted in the helpdesk chat: a staff reply to it is routed back by this id.
+    staff_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    staff_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(80))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rating: Mapped[int | None] = mapped_column(Integer)  # 1 = membantu, 0 = tidak membantu
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_helpdesk_staff_message", "staff_chat_id", "staff_message_id"),)
+
+
+class KnowledgeGap(Base):
+    """A question the knowledge base could not answer, kept as normalised text with digits
+    masked (no NIP, NIK or phone), counted so staff see what content to add."""
+
+    __tablename__ = "kb_gaps"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(String(300), unique=True)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -12,7 +12,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.local_api import LocalBotAPI
 from services.db import make_engine, make_sessionmaker, migrate
+from services.importer import import_pegawai
+from tests.harness import Running, make_settings, start_bot
 from services.models import Base
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
@@ -70,3 +73,23 @@ async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession
     engine = make_engine(db_url)
     yield make_sessionmaker(engine)
     await engine.dispose()
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[LocalBotAPI]:
+    """The local Bot API server the bot under test talks to over HTTP."""
+    server = LocalBotAPI()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def running(db_url: str, tmp_path: Path, api: LocalBotAPI) -> AsyncIterator[Running]:
+    """The real bot, polling the local Bot API, with the sample personnel export loaded."""
+    settings = make_settings(db_url, tmp_path)
+    r = await start_bot(settings, api)
+    report = await import_pegawai(r.app.sessions, SAMPLE_CSV, verification_key=settings.verification_secret)
+    assert report.applied and report.added == 12
+    yield r
+    await r.stop()

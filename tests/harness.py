@@ -9,21 +9,22 @@ from pathlib import Path
 
 from aiogram import Bot
 
-from bot.app import App, build_bot, create_app, run_polling
+from bot.app import App, Knowledge, build_bot, create_app, run_polling
 from bot.local_api import LocalBotAPI
 from bot.settings import Settings
 
 
 def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": db_url,
+        "data_dir": data_dir,
+        "verification_key": "test-verification-key",
+        "telegram_bot_token": None,
+        "kb_watch_seconds": 0,  # tests that watch the knowledge base ask for it
+    }
+    values.update(overrides)
     # _env_file=None: a developer's .env must not leak into tests.
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=db_url,
-        data_dir=data_dir,
-        verification_key="test-verification-key",
-        telegram_bot_token=None,
-        **overrides,
-    )
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @dataclass
@@ -42,8 +43,22 @@ class Running:
         await self.app.close()
 
 
+_SHARED_KNOWLEDGE: Knowledge | None = None
+
+
+def shared_knowledge() -> Knowledge:
+    """The repository's knowledge base, loaded once per test session: it is read-only, and
+    loading and indexing it for every test would dominate the suite's time."""
+    global _SHARED_KNOWLEDGE
+    if _SHARED_KNOWLEDGE is None:
+        _SHARED_KNOWLEDGE = Knowledge()
+    return _SHARED_KNOWLEDGE
+
+
 async def start_bot(settings: Settings, api: LocalBotAPI) -> Running:
-    app = await create_app(settings)
+    # Tests that edit or replace the knowledge base set kb_dir and get their own.
+    knowledge = shared_knowledge() if settings.kb_dir is None else None
+    app = await create_app(settings, knowledge=knowledge)
     bot = build_bot(api.token, api.base_url)
     task = asyncio.create_task(
         run_polling(app, bot, handle_as_tasks=False, polling_timeout=1, handle_signals=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,24 +23,6 @@ FAUZI_PHONE = "6281210000004"
 FAUZI_NIK6 = "900004"
 AISYAH_NIP = "199204022024032001"
 ALICE, BOB = 5001, 5002
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[LocalBotAPI]:
-    server = LocalBotAPI()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def running(db_url: str, tmp_path: Path, api: LocalBotAPI) -> AsyncIterator[Running]:
-    settings = make_settings(db_url, tmp_path)
-    r = await start_bot(settings, api)
-    report = await import_pegawai(r.app.sessions, SAMPLE_CSV, verification_key=settings.verification_secret)
-    assert report.applied and report.added == 12
-    yield r
-    await r.stop()
 
 
 async def audit_actions(r: Running, telegram_id: int) -> list[tuple[str, str | None]]:
@@ -276,9 +257,11 @@ async def test_relinking_moves_the_employee_to_the_new_account(running: Running)
 async def test_features_to_come_say_so(running: Running) -> None:
     await link_alice(running)
     alice = running.api.user(ALICE)
-    for label in (texts.MENU_CUTI, texts.MENU_IZIN_BELAJAR, texts.MENU_STATUS, texts.MENU_TANYA):
+    for label in (texts.MENU_CUTI, texts.MENU_IZIN_BELAJAR, texts.MENU_STATUS):
         replies = await alice.press(label)
         assert "segera hadir" in replies[-1].text
+    replies = await alice.press(texts.MENU_TANYA)
+    assert "ketik pertanyaan" in replies[-1].text
 
 
 async def test_help(running: Running) -> None:

@@ -128,3 +128,46 @@ async def test_python_m_bot_with_a_token_runs_by_long_polling(db_url: str, tmp_p
         _, err = await asyncio.wait_for(proc.communicate(), 30)
         await api.stop()
     assert proc.returncode == 0, err.decode()[-2000:]
+
+
+def test_ask_json_answers_one_object_per_line_in_order(db_url: str, tmp_path: Path) -> None:
+    import json
+
+    questions = ["syarat kenaikan pangkat golongan III/c ke III/d", "halo selamat pagi", "zxcvbnm qwertyuiop"]
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "ask", "--json", "-"], input="\n".join(questions) + "\n",
+        env=cli_env(db_url, tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    objects = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [o["question"] for o in objects] == questions
+    assert objects[0]["outcome"] in {"answer", "clarify"}
+    assert set(objects[0]["results"][0]) == {"id", "title", "service", "sop", "score"}
+    assert any(39 in r["sop"] for r in objects[0]["results"])
+    assert objects[1] == {"question": questions[1], "outcome": "smalltalk", "results": []}
+    assert objects[2]["outcome"] == "abstain"
+
+
+def test_ask_prints_the_answer_as_text(db_url: str, tmp_path: Path) -> None:
+    out = asnbot(db_url, tmp_path, "ask", "cuti melahirkan berapa lama ya")
+    assert out.returncode == 0, out.stderr
+    assert "melahirkan" in out.stdout.lower() and "Dasar hukum" in out.stdout
+
+
+def test_kb_check_passes_and_names_a_broken_file(db_url: str, tmp_path: Path) -> None:
+    import shutil
+
+    from knowledge.kb import ENTRIES_DIR
+
+    out = asnbot(db_url, tmp_path, "kb", "check")
+    assert out.returncode == 0, out.stdout
+    assert "Basis pengetahuan valid" in out.stdout
+    broken = tmp_path / "entries"
+    shutil.copytree(ENTRIES_DIR, broken)
+    victim = next(broken.glob("sop-62-*.yaml"))
+    victim.write_text(victim.read_text(encoding="utf-8").replace("sop: [62]", "sop: [99]"), encoding="utf-8")
+    env = cli_env(db_url, tmp_path, KB_DIR=str(broken))
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "kb", "check"], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert victim.name in out.stdout and "TIDAK valid" in out.stdout

@@ -1,0 +1,111 @@
+"""Tanya layanan: questions answered from the knowledge base, with sections on buttons,
+clarifying choices, honest abstention with hand-off to BKPSDM staff, and smalltalk."""
+from __future__ import annotations
+
+from typing import Protocol
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers import keyboards, texts
+from knowledge import render
+from knowledge.engine import Engine
+from knowledge.kb import KnowledgeBase
+from knowledge.model import Entry
+from services import helpdesk
+from services.agency import Agency
+from services.linking import LinkingService
+
+router = Router(name="tanya")
+
+HANDOFF_KEY = "handoff_question"  # FSM data: the last question the bot could not answer
+MAX_QUESTION_CHARS = 1000
+
+
+class KnowledgeView(Protocol):
+    """What handlers need of the live knowledge base (bot.app.Knowledge provides it)."""
+
+    @property
+    def available(self) -> bool: ...
+
+    def snapshot(self) -> tuple[KnowledgeBase, Engine]: ...
+
+
+@router.message(F.text == texts.MENU_TANYA)
+@router.message(Command("tanya"))
+async def prompt_question(message: Message) -> None:
+    await message.answer(texts.ask_question_prompt())
+
+
+async def show_entry(message: Message, entry: Entry, *, edit: bool = False) -> None:
+    text = render.answer_card(entry, html=True)
+    markup = keyboards.entry_actions(entry, current="card")
+    if edit:
+        await message.edit_text(text, reply_markup=markup)
+    else:
+        await message.answer(text, reply_markup=markup)
+
+
+@router.message(F.text, ~F.text.startswith("/"))
+async def question(
+    message: Message, state: FSMContext, session: AsyncSession, knowledge: KnowledgeView,
+    linking: LinkingService, agency: Agency,
+) -> None:
+    text = message.text[:MAX_QUESTION_CHARS]
+    await state.update_data({HANDOFF_KEY: text})  # for "Tanya petugas", whatever the outcome
+    if not knowledge.available:
+        await message.answer(texts.kb_unavailable(agency), reply_markup=keyboards.handoff_offer())
+        return
+    kb, engine = knowledge.snapshot()
+    result = engine.ask(text)
+    if result.outcome == "smalltalk":
+        linked = await linking.linked_employee(message.from_user.id) is not None
+        await message.answer(
+            texts.smalltalk(result.smalltalk_reply),
+            reply_markup=keyboards.main_menu() if linked else keyboards.link_menu(),
+        )
+        return
+    if result.outcome == "answer":
+        entry = kb.get(result.candidates[0].entry_id)
+        if entry is not None:
+            await show_entry(message, entry)
+            return
+    if result.outcome == "clarify":
+        options = [e for c in result.candidates if (e := kb.get(c.entry_id)) is not None]
+        if len(options) >= 2:
+            await message.answer(texts.clarify(), reply_markup=keyboards.clarify(options))
+            return
+    # Abstain: say so honestly, offer the hand-off, count the gap.
+    await helpdesk.record_gap(session, result.normalized)
+    await message.answer(texts.abstain(agency), reply_markup=keyboards.handoff_offer())
+
+
+@router.callback_query(F.data.startswith("kb:"))
+async def entry_button(query: CallbackQuery, knowledge: KnowledgeView) -> None:
+    # Data is "kb:<action>:<entry id>"; the entry is looked up, never trusted from the button.
+    _, action, entry_id = (query.data.split(":", 2) + ["", ""])[:3]
+    kb = knowledge.snapshot()[0] if knowledge.available else None
+    entry = kb.get(entry_id) if kb is not None else None
+    if entry is None or action not in keyboards.KB_ACTIONS or query.message is None:
+        await query.answer(texts.stale_button())
+        return
+    await query.answer()
+    if action == "a":  # chosen from a clarify list or related list: a fresh answer card
+        await show_entry(query.message, entry)
+        return
+    if action == "r":
+        related = render.related_titles(kb, entry)
+        await query.message.answer(texts.related_intro(entry.title), reply_markup=keyboards.related(related))
+        return
+    section = keyboards.KB_ACTIONS[action]
+    text = render.answer_card(entry, html=True) if section == "card" else render.section(entry, section, html=True)
+    try:
+        await query.message.edit_text(text, reply_markup=keyboards.entry_actions(entry, current=section))
+    except TelegramBadRequest as e:
+        # A stale copy of the same section pressed twice: nothing to change, nothing to report.
+        if "not modified" not in str(e):
+            raise

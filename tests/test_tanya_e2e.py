@@ -1,0 +1,209 @@
+"""Tanya layanan end to end: answer, clarify, abstain with hand-off, smalltalk, reloads."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.local_api import LocalBotAPI
+from handlers import texts
+from knowledge.kb import ENTRIES_DIR
+from services.models import HelpdeskQuestion, KnowledgeGap
+from tests.harness import Running, make_settings, start_bot
+
+EVAL = Path(__file__).resolve().parent / "kb_eval" / "questions.json"
+HELPDESK = -100_777
+ALICE = 6001
+STAFF = 6100
+
+
+def first_question(r: Running, outcome: str) -> tuple[str, list[str]]:
+    """A question (from the entries' examples and the eval set) the engine gives `outcome` for."""
+    kb, engine = r.app.knowledge.kb, r.app.knowledge.engine
+    pool = [q for e in kb.entries.values() for q in e.questions]
+    if EVAL.exists():
+        pool += [item["question"] for item in json.loads(EVAL.read_text(encoding="utf-8"))]
+    for q in pool:
+        result = engine.ask(q)
+        if result.outcome == outcome:
+            return q, [c.entry_id for c in result.candidates]
+    raise AssertionError(f"no question in the pool gives {outcome}")
+
+
+async def test_answer_with_section_buttons_and_related(running: Running) -> None:
+    kb = running.app.knowledge.kb
+    q, ids = first_question(running, "answer")
+    entry = kb.get(ids[0])
+    alice = running.api.user(ALICE)
+    replies = await alice.send(q)
+    card = replies[-1]
+    assert entry.title in card.text
+    assert {"Syarat", "Prosedur", "Dasar hukum"} <= {b for row in card.buttons for b in row}
+    replies = await alice.press("Syarat", message=card)
+    assert replies[-1].edited and replies[-1].message_id == card.message_id
+    assert "Syarat" in replies[-1].text
+    replies = await alice.press("Dasar hukum", message=card)
+    assert entry.legal_basis[0].ref in replies[-1].text
+    replies = await alice.press("Ringkasan", message=card)
+    assert entry.title in replies[-1].text
+    if entry.related:
+        replies = await alice.press("Pertanyaan terkait", message=card)
+        listing = replies[-1]
+        first_related = next(kb.get(i) for i in entry.related if kb.get(i))
+        assert first_related.title in [b for row in listing.buttons for b in row]
+        replies = await alice.press(first_related.title, message=listing)
+        assert first_related.title in replies[-1].text
+
+
+async def test_clarify_offers_choices_then_answers(running: Running) -> None:
+    kb = running.app.knowledge.kb
+    q, ids = first_question(running, "clarify")
+    alice = running.api.user(ALICE)
+    replies = await alice.send(q)
+    labels = [b for row in replies[-1].buttons for b in row]
+    assert replies[-1].text == texts.clarify()
+    assert labels[:-1] == [kb.get(i).title for i in ids] and 2 <= len(ids) <= 4
+    replies = await alice.press(kb.get(ids[1]).title, message=replies[-1])
+    assert kb.get(ids[1]).title in replies[-1].text
+
+
+async def test_smalltalk_gets_a_friendly_reply(running: Running) -> None:
+    replies = await running.api.user(ALICE).send("halo min selamat pagi")
+    assert replies[-1].text and "belum tahu" not in replies[-1].text
+    assert running.api.user(ALICE).reply_keyboard is not None
+
+
+async def test_abstain_without_helpdesk_gives_contacts(running: Running) -> None:
+    alice = running.api.user(ALICE)
+    replies = await alice.send("qwertyuiop asdfgh zxcvb")
+    assert "belum tahu" in replies[-1].text
+    replies = await alice.press("Teruskan ke petugas BKPSDM")
+    assert "Jl. Ir. H. Juanda" in replies[-1].text
+
+
+async def test_handoff_round_trip_and_rating(db_url: str, tmp_path: Path, api: LocalBotAPI) -> None:
+    r = await start_bot(make_settings(db_url, tmp_path, helpdesk_chat_id=HELPDESK), api)
+    try:
+        group = api.group(HELPDESK, "Helpdesk BKPSDM")
+        alice = api.user(ALICE, first_name="Alice")
+        question = "apakah boleh bawa kucing ke kantor 0812345678901"
+        replies = await alice.send(question)
+        assert "belum tahu" in replies[-1].text
+        replies = await alice.press("Teruskan ke petugas BKPSDM")
+        assert "#1" in replies[-1].text
+        card = group.messages[-1]
+        assert "Pertanyaan #1" in card.text and "kucing" in card.text
+        # A double tap does not send the question twice.
+        await alice.press("Teruskan ke petugas BKPSDM", message=alice.messages[-2])
+        assert len(group.messages) == 1
+        staff_replies = await group.reply_as(STAFF, "Budi", card, "Tidak boleh, mohon maaf.")
+        assert "sudah dikirim" in staff_replies[-1].text
+        answer = alice.messages[-1]
+        assert "Jawaban petugas BKPSDM" in answer.text and "Tidak boleh" in answer.text
+        await alice.press("👍 Membantu", message=answer)
+        assert alice.callback_answers[-1].get("text") == texts.rating_thanks()
+        async with r.app.sessions() as s:
+            q = (await s.execute(select(HelpdeskQuestion))).scalar_one()
+            assert (q.status, q.rating, q.answered_by) == ("answered", 1, "Budi")
+            gaps = (await s.execute(select(KnowledgeGap.text))).scalars().all()
+        # The gap list keeps the question's words, never the phone number in it.
+        assert len(gaps) == 1 and "kucing" in gaps[0] and "0812345678901" not in gaps[0]
+        # Staff chatter in the helpdesk group is not taken for questions.
+        await group.send_as(STAFF, "Budi", "rapat jam 2 ya")
+        assert len(group.messages) == 2  # only the bot's confirmation of the answer above
+    finally:
+        await r.stop()
+
+
+async def test_rating_someone_elses_answer_does_nothing(db_url: str, tmp_path: Path, api: LocalBotAPI) -> None:
+    r = await start_bot(make_settings(db_url, tmp_path, helpdesk_chat_id=HELPDESK), api)
+    try:
+        group = api.group(HELPDESK)
+        alice, bob = api.user(ALICE), api.user(ALICE + 1)
+        await alice.send("/petugas apakah ada koperasi pegawai")
+        await group.reply_as(STAFF, "Budi", group.messages[-1], "Ada, di lantai 2.")
+        await bob.send("/start")
+        await bob._press_callback(bob.last_message, "hd:r:1:0", 10.0)  # forged on Bob's chat
+        assert bob.callback_answers[-1].get("text") == texts.stale_button()
+        async with r.app.sessions() as s:
+            assert (await s.execute(select(HelpdeskQuestion.rating))).scalar_one() is None
+    finally:
+        await r.stop()
+
+
+@pytest.fixture
+def kb_copy(tmp_path: Path) -> Path:
+    dest = tmp_path / "entries"
+    shutil.copytree(ENTRIES_DIR, dest)
+    return dest
+
+
+async def test_broken_edit_keeps_the_previous_knowledge_base(
+    db_url: str, tmp_path: Path, api: LocalBotAPI, kb_copy: Path
+) -> None:
+    r = await start_bot(make_settings(db_url, tmp_path, kb_dir=kb_copy, admin_telegram_ids=[STAFF]), api)
+    try:
+        admin = api.user(STAFF)
+        victim = next(kb_copy.glob("sop-39-*.yaml"))
+        good = victim.read_text(encoding="utf-8")
+        victim.write_text(good.replace("id: sop-39", "id: sop-39\nbogus_field: 1"), encoding="utf-8")
+        replies = await admin.send("/kbreload")
+        assert "ditolak" in replies[-1].text and victim.name in replies[-1].text
+        assert r.app.knowledge.kb.get("sop-39") is not None  # still serving the old one
+        victim.write_text(good, encoding="utf-8")
+        replies = await admin.send("/kbreload")
+        assert "dimuat ulang" in replies[-1].text
+        # Non-admins cannot reload.
+        replies = await api.user(ALICE).send("/kbreload")
+        assert "tidak dikenal" in replies[-1].text
+    finally:
+        await r.stop()
+
+
+async def test_edits_are_picked_up_without_restart(
+    db_url: str, tmp_path: Path, api: LocalBotAPI, kb_copy: Path
+) -> None:
+    import asyncio
+
+    r = await start_bot(
+        make_settings(db_url, tmp_path, kb_dir=kb_copy, admin_telegram_ids=[STAFF], kb_watch_seconds=0.1), api
+    )
+    try:
+        admin = api.user(STAFF)
+        await admin.send("/start")
+        victim = next(kb_copy.glob("sop-39-*.yaml"))
+        text = victim.read_text(encoding="utf-8")
+        victim.write_text(re.sub(r"(?m)^title: .*$", "title: Kenaikan Pangkat Reguler Golongan III/d ke Bawah", text),
+                          encoding="utf-8")
+        for _ in range(50):
+            if r.app.knowledge.kb.get("sop-39").title.startswith("Kenaikan Pangkat Reguler"):
+                break
+            await asyncio.sleep(0.1)
+        assert r.app.knowledge.kb.get("sop-39").title == "Kenaikan Pangkat Reguler Golongan III/d ke Bawah"
+        victim.write_text("id: [unclosed", encoding="utf-8")
+        for _ in range(50):
+            if "ditolak" in admin.last_text:
+                break
+            await asyncio.sleep(0.1)
+        assert "ditolak" in admin.last_text
+        assert r.app.knowledge.kb.get("sop-39") is not None
+    finally:
+        await r.stop()
+
+
+async def test_bot_runs_without_a_valid_knowledge_base(db_url: str, tmp_path: Path, api: LocalBotAPI) -> None:
+    empty = tmp_path / "kosong"
+    empty.mkdir()
+    r = await start_bot(make_settings(db_url, tmp_path, kb_dir=empty), api)
+    try:
+        alice = api.user(ALICE)
+        replies = await alice.send("syarat kenaikan pangkat")
+        assert "sedang dalam pemeliharaan" in replies[-1].text
+        replies = await alice.send("/start")  # the rest of the bot works
+        assert "Selamat datang" in replies[-1].text
+    finally:
+        await r.stop()
