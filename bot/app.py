@@ -31,6 +31,8 @@ from services.linking import LinkingService, LinkPolicy
 from services.models import Employee
 
 log = logging.getLogger("asnbot")
+# bm25s sets its own logger to DEBUG on import and logs every index build: keep it quiet.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 DEMO_FILE = Path(__file__).resolve().parent.parent / "services" / "data" / "demo" / "pegawai.csv"
 
@@ -113,7 +115,7 @@ async def watch_knowledge(knowledge: Knowledge, bot: Bot, admin_ids: list[int], 
         if current == last:
             continue
         last = current
-        problems = knowledge.reload()
+        problems = await asyncio.to_thread(knowledge.reload)  # parsing and indexing: off the loop
         errors = [p for p in problems if p.is_error]
         if not errors:
             log.info("knowledge base reloaded: %d entries", len(knowledge.kb.entries))

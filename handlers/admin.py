@@ -1,6 +1,7 @@
 """Staff commands in Telegram. Authorised on the server: ADMIN_TELEGRAM_IDS or the admin role."""
 from __future__ import annotations
 
+import asyncio
 from zoneinfo import ZoneInfo
 
 from aiogram import Router
@@ -53,7 +54,7 @@ async def kb_reload(
     if not await is_admin(message.from_user.id, session, linking, admin_ids):
         await message.answer(texts.unknown_command("/kbreload"))
         return
-    problems = knowledge.reload()
+    problems = await asyncio.to_thread(knowledge.reload)  # CPU work: keep the loop serving others
     errors = [str(p) for p in problems if p.is_error]
     if errors:
         await message.answer(texts.kb_reload_failed(errors))

@@ -91,41 +91,49 @@ def char_ngrams(text: str, lo: int = 3, hi: int = 5) -> Counter[str]:
 
 
 class CharTfidf:
+    """Documents x n-grams as a column-compressed matrix in plain numpy arrays, so a query is
+    a few vectorised gathers (no Python loop over its n-grams' postings)."""
+
     def __init__(self, docs: list[str]) -> None:
         counts = [char_ngrams(d) for d in docs]
         df: Counter[str] = Counter()
         for c in counts:
             df.update(c.keys())
         n = len(docs)
-        self.idf = {g: math.log((1 + n) / (1 + k)) + 1.0 for g, k in df.items()}
-        rows: dict[str, tuple[list[int], list[float]]] = {}
-        for d, c in enumerate(counts):
-            vec = {g: (1.0 + math.log(tf)) * self.idf[g] for g, tf in c.items()}
-            norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-            for g, v in vec.items():
-                r = rows.setdefault(g, ([], []))
-                r[0].append(d)
-                r[1].append(v / norm)
-        self.postings = {g: (np.asarray(ix, dtype=np.int32), np.asarray(w, dtype=np.float64))
-                         for g, (ix, w) in rows.items()}
         self.n = n
+        self.vocab = {g: i for i, g in enumerate(df)}
+        self.idf = np.array([math.log((1 + n) / (1 + df[g])) + 1.0 for g in df])
+        self.idf_unseen = math.log(1 + n) + 1.0  # an n-gram no document has (df = 0)
+        cols: list[list[tuple[int, float]]] = [[] for _ in df]
+        for d, c in enumerate(counts):
+            ids = [self.vocab[g] for g in c]
+            w = np.array([1.0 + math.log(tf) for tf in c.values()]) * self.idf[ids]
+            w /= np.linalg.norm(w) or 1.0
+            for i, v in zip(ids, w):
+                cols[i].append((d, float(v)))
+        self.indptr = np.zeros(len(cols) + 1, dtype=np.int64)
+        self.indptr[1:] = np.cumsum([len(c) for c in cols])
+        self.indices = np.array([d for c in cols for d, _ in c], dtype=np.int64)
+        self.data = np.array([v for c in cols for _, v in c], dtype=np.float64)
 
     def cosine(self, text: str) -> np.ndarray:
         """Cosine of `text` with every document (unseen n-grams count in the query norm)."""
         c = char_ngrams(text)
         if not c:
             return np.zeros(self.n)
-        vec = {g: (1.0 + math.log(tf)) * self.idf.get(g, math.log(1 + self.n) + 1.0) for g, tf in c.items()}
-        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-        idx, wts = [], []
-        for g, v in vec.items():
-            p = self.postings.get(g)
-            if p is not None:
-                idx.append(p[0])
-                wts.append(p[1] * (v / norm))
-        if not idx:
+        ids = np.fromiter((self.vocab.get(g, -1) for g in c), dtype=np.int64, count=len(c))
+        tf = np.fromiter(c.values(), dtype=np.float64, count=len(c))
+        known = ids >= 0
+        w = (1.0 + np.log(tf)) * np.where(known, self.idf[np.maximum(ids, 0)], self.idf_unseen)
+        w /= np.linalg.norm(w)
+        ids, w = ids[known], w[known]
+        if not len(ids):
             return np.zeros(self.n)
-        return np.bincount(np.concatenate(idx), weights=np.concatenate(wts), minlength=self.n)
+        starts = self.indptr[ids]
+        lens = self.indptr[ids + 1] - starts
+        offsets = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())
+        return np.bincount(self.indices[offsets], weights=self.data[offsets] * np.repeat(w, lens),
+                           minlength=self.n)
 
 
 class Bm25:
@@ -133,12 +141,13 @@ class Bm25:
 
     def __init__(self, docs: list[list[str]]) -> None:
         self.model = bm25s.BM25(method="lucene", k1=BM25_K1, b=BM25_B)
-        self.model.index([d or [""] for d in docs], show_progress=False)
-        self.vocab = set(self.model.vocab_dict) - {""}
+        self.n = len(docs)
+        if docs:
+            self.model.index([d or [""] for d in docs], show_progress=False)
+        self.vocab = set(getattr(self.model, "vocab_dict", None) or ()) - {""}
         # best score each term reaches in any document: the per-term upper bound
         self.term_max = {t: float(self.model.get_scores([t]).max()) for t in self.vocab}
         self.unknown_weight = float(np.percentile(list(self.term_max.values()), 75)) if self.term_max else 1.0
-        self.n = len(docs)
 
     def scores(self, terms: Iterable[str]) -> np.ndarray:
         """Sum of term scores / sum of their best scores; unknown terms add to the denominator."""
@@ -279,14 +288,16 @@ class Engine:
         sums: list[list[str]] = []
         indexed: set[str] = set()
         for k, e in enumerate(entries):
-            doc: list[str] = []
             title = norm.analyze(e.title)
-            for a in [title] * TITLE_REPEAT + [norm.analyze(t) for t in (*e.keywords, *e.questions)]:
-                doc += a.terms
-            for a in [title, *(norm.analyze(t) for t in (*e.keywords, *e.questions))]:
+            rest = [norm.analyze(t) for t in (*e.keywords, *e.questions)]
+            doc = [t for a in [title] * TITLE_REPEAT + rest for t in a.terms]
+            units.append(title.text or e.id)  # every entry has a unit: its title comes first
+            unit_entry.append(k)
+            for a in rest:
                 if a.tokens:
                     units.append(a.text)
                     unit_entry.append(k)
+            for a in (title, *rest):
                 indexed.update(a.tokens)
             s = norm.analyze(f"{e.summary} {e.eligibility}")
             indexed.update(s.tokens)
@@ -316,7 +327,9 @@ class Engine:
         self.char = CharTfidf(units)
         self.unit_entry = np.asarray(unit_entry, dtype=np.int64)
         self.unit_texts = units
-        self.title_unit = {k: int(np.flatnonzero(self.unit_entry == k)[0]) for k in set(unit_entry)}
+        # units are appended entry by entry and every entry has its title: contiguous runs
+        self.unit_start = np.searchsorted(self.unit_entry, np.arange(len(entries)))
+        self.title_unit = {k: int(i) for k, i in enumerate(self.unit_start)}
         self.n = len(entries)
         return self
 
@@ -354,8 +367,7 @@ class Engine:
         z = np.zeros(self.n)
         if not a.tokens or self.n == 0:
             return {"score": z, "char": z, "bm25": z, "summary": z, "coverage": z, "level": z}
-        char = np.zeros(self.n)
-        np.maximum.at(char, self.unit_entry, self.char.cosine(a.text))
+        char = np.maximum.reduceat(self.char.cosine(a.text), self.unit_start)  # best unit
         f = {"char": char, "bm25": self.bm25.scores(a.terms),
              "summary": self.bm25_summary.scores(a.terms), "coverage": self.coverage(a),
              "level": self.level_fit(a)}
@@ -376,18 +388,20 @@ class Engine:
                     fit[k] += LEVEL_BONUS if vals & lv[fam] else -LEVEL_BONUS
         return fit
 
-    def rank(self, a: Analysis, k: int = 5) -> tuple[list[Scored], float]:
-        """Top-k entries, best first, and the coverage of the best one."""
+    def rank(self, a: Analysis, k: int = 5) -> tuple[list[Scored], float, set[str]]:
+        """Top-k entries, best first; the coverage of the best one; the ids among them whose
+        golongan/eselon/tingkat fits the one asked about."""
         f = self.components(a)
         s = f["score"]
         if not self.n:
-            return [], 0.0
+            return [], 0.0, set()
         top = np.argsort(-s, kind="stable")[: max(k, MAX_CLARIFY + 1)]
         # near-equal scores: token_set_ratio against the title breaks the tie
         top = sorted(top, key=lambda i: (-round(float(s[i]), 3),
                                          -fuzz.token_set_ratio(a.text, self.unit_texts[self.title_unit[i]])))
         ranked = [Scored(self.ids[i], round(float(s[i]), 4)) for i in top[:k]]
-        return ranked, float(f["coverage"][top[0]])
+        fits = {self.ids[i] for i in top[:k] if f["level"][i] > 0}
+        return ranked, float(f["coverage"][top[0]]), fits
 
     # -- decision ------------------------------------------------------------------------------
     def ask(self, question: str) -> Result:
@@ -395,11 +409,13 @@ class Engine:
         if reply is not None:
             return Result("smalltalk", [], " ".join(clean(question)), reply, None)
         a = self.analyze(question)
-        ranked, coverage = self.rank(a, k=MAX_CLARIFY + 1)
-        return self.decide(a, ranked, coverage)
+        ranked, coverage, fits = self.rank(a, k=MAX_CLARIFY + 1)
+        return self.decide(a, ranked, coverage, fits)
 
-    def decide(self, a: Analysis, ranked: list[Scored], coverage: float) -> Result:
-        """answer / clarify / abstain from the ranked entries (see THRESHOLDS)."""
+    def decide(self, a: Analysis, ranked: list[Scored], coverage: float,
+               fits: set[str] = frozenset()) -> Result:
+        """answer / clarify / abstain from the ranked entries (see THRESHOLDS). `fits`: entries
+        whose golongan/eselon/tingkat matches the question: they beat a close overview."""
         th = self.thresholds
         text = a.text
         if not ranked or not a.tokens:
@@ -408,6 +424,12 @@ class Engine:
         if s1 < th["abstain"] or coverage < th["coverage"]:
             return Result("abstain", ranked[:3], text, None, a.intent)
         close = [c for c in ranked[:MAX_CLARIFY] if c.score >= s1 - th["margin"]]
+        if len(close) > 1 and any(c.entry_id in fits for c in close):
+            # "kp 3c ke 3d": the question names a golongan, so the specific SOP beats the overview
+            close = [c for c in close if c.entry_id in fits or not c.entry_id.startswith("layanan-")]
+            if len(close) == 1 and s1 >= th["answer"]:
+                rest = [c for c in ranked if c.entry_id != close[0].entry_id]
+                return Result("answer", [close[0], *rest], text, None, a.intent)
         if len(close) > 1:
             overview = self._overview_of(close)
             if overview is not None and s1 >= th["answer"]:

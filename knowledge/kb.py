@@ -14,7 +14,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -103,14 +103,14 @@ class KBError(Exception):
 # ----------------------------------------------------------------------------- knowledge base
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)  # identity: each load is its own snapshot
 class KnowledgeBase:
     """One validated, immutable snapshot; a reload builds a new one instead of changing this."""
 
     entries: Mapping[str, Entry]
     catalog: Catalog
     source_dir: Path
-    loaded_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     warnings: tuple[Problem, ...] = ()
     _by_sop: Mapping[int, tuple[str, ...]] = field(init=False)
     _by_service: Mapping[str, tuple[str, ...]] = field(init=False)
@@ -170,8 +170,8 @@ class _DuplicateKeyError(yaml.constructor.ConstructorError):
     """Raised with an Indonesian problem text already."""
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys and keeps dates as text.
+class _Strict:
+    """Loader mixin: rejects duplicate keys and keeps dates as text.
 
     A duplicate key silently overwrites the first value in plain YAML, which hides an edit.
     Dates stay text so pydantic reports an impossible date on its field, with its path.
@@ -190,19 +190,27 @@ class _Loader(yaml.SafeLoader):
                             "hapus salah satunya",
                             key_node.start_mark)
                     seen[key_node.value] = key_node
-        return super().construct_mapping(node, deep=deep)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
 
 
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+class _Loader(_Strict, yaml.SafeLoader):
+    """Pure Python: its error messages are the ones translated below."""
+
+
+# libyaml (when installed) parses several times faster; _Loader re-parses only a failing file.
+_FastLoader = type("_FastLoader", (_Strict, getattr(yaml, "CSafeLoader", yaml.SafeLoader)), {})
+
+for _cls in (_Loader, _FastLoader):
+    _cls.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
 
 # PyYAML's problems, said in Indonesian for the people who edit the files.
 _YAML_PROBLEMS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"mapping values are not allowed here"),
-     "tanda ':' tidak boleh di sini; teks yang berisi ': ' harus diberi tanda kutip, "
-     "atau indentasi baris ini salah"),
+     ("tanda ':' tidak boleh di sini; teks yang berisi ': ' harus diberi tanda kutip, "
+      "atau indentasi baris ini salah")),
     (re.compile(r"found character '\\t' that cannot start any token|tab character"),
      "karakter tab tidak boleh dipakai; gunakan spasi untuk indentasi"),
     (re.compile(r"found character '(.)' that cannot start any token"),
@@ -236,6 +244,15 @@ def _yaml_problem_text(exc: yaml.MarkedYAMLError) -> str:
     return f"struktur YAML tidak valid ({raw})" if raw else "struktur YAML tidak valid"
 
 
+def _parse(text: str, loader_cls: type) -> tuple[Node | None, Any]:
+    loader = loader_cls(text)
+    try:
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    finally:
+        loader.dispose()
+
+
 def _read_yaml(path: Path, display: str) -> tuple[Any, Node | None, list[Problem]]:
     """(data, node tree for line numbers, problems); data is None when unreadable."""
     try:
@@ -247,10 +264,11 @@ def _read_yaml(path: Path, display: str) -> tuple[Any, Node | None, list[Problem
                                                  f"(byte tidak sah di posisi {exc.start})")]
     except OSError as exc:
         return None, None, [Problem(display, "", f"berkas tidak bisa dibaca: {exc.strerror}")]
-    loader = _Loader(text)
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        try:
+            node, data = _parse(text, _FastLoader)
+        except yaml.YAMLError:
+            node, data = _parse(text, _Loader)  # same verdict, better messages
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = "YAML tidak valid: " + _yaml_problem_text(exc)
@@ -263,8 +281,6 @@ def _read_yaml(path: Path, display: str) -> tuple[Any, Node | None, list[Problem
         return None, None, [Problem(display, where, message, line=mark.line + 1)]
     except yaml.YAMLError as exc:
         return None, None, [Problem(display, "", f"YAML tidak valid: {exc}")]
-    finally:
-        loader.dispose()
     if node is None:
         return None, None, [Problem(display, "", "berkas kosong")]
     return data, node, []
@@ -871,7 +887,7 @@ class KnowledgeStore:
             if self._on_load is not None:
                 try:
                     index = self._on_load(kb)
-                except Exception as exc:  # noqa: BLE001 - a failed index build must not go live
+                except Exception as exc:  # whatever failed, a KB without its index must not go live
                     logger.exception("knowledge base reload rejected: on_load failed")
                     return problems + [Problem(
                         self.entries_dir.name, "",

@@ -59,7 +59,7 @@ def test_card_escapes_html_special_characters() -> None:
     entry = make_entry(
         title="Cuti <Besar> & Cuti Sakit",
         summary="Untuk masa kerja > 5 tahun & < 10 tahun; bukan tag <b>tebal</b> atau &amp;.",
-        eligibility="PNS & PPPK", where="Loket <A>", duration="< 3 hari", cost="Rp0 & gratis")
+        eligibility="PNS & PPPK", where="Loket <A> lantai 2", duration="< 3 hari", cost="Rp0 & gratis")
     card = render.answer_card(entry)
     assert "<Besar>" not in card and "<b>tebal</b>" not in card
     assert "<b>Cuti &lt;Besar&gt; &amp; Cuti Sakit</b>" in card
@@ -68,7 +68,7 @@ def test_card_escapes_html_special_characters() -> None:
     assert "Cuti <Besar> & Cuti Sakit" in shown
     assert "> 5 tahun & < 10 tahun; bukan tag <b>tebal</b> atau &amp;." in shown
     assert "Untuk: PNS & PPPK" in shown
-    assert "Tempat: Loket <A>" in shown
+    assert "Tempat: Loket <A> lantai 2" in shown
     assert "Waktu: < 3 hari" in shown
     assert "Biaya: Rp0 & gratis" in shown
 
@@ -156,7 +156,7 @@ def test_syarat_lists_copies_and_legalisation() -> None:
         {"item": "SKP", "copies": 1, "legalized": False, "note": "Nilai baik."},
         {"item": "Ijazah", "copies": None, "legalized": None},
         {"item": "KTP", "copies": None, "legalized": True},
-        {"item": "KK", "copies": 3, "legalized": None},
+        {"item": "Kartu Keluarga", "copies": 3, "legalized": None},
     ])
     shown = telegram_text(render.section(entry, "syarat"))
     assert shown.splitlines() == [
@@ -167,7 +167,7 @@ def test_syarat_lists_copies_and_legalisation() -> None:
         "   Nilai baik.",
         f"3. Ijazah — jumlah rangkap/legalisir: {CONFIRM}",
         f"4. KTP — dilegalisir; jumlah rangkap: {CONFIRM}",
-        f"5. KK — 3 rangkap; legalisir: {CONFIRM}",
+        f"5. Kartu Keluarga — 3 rangkap; legalisir: {CONFIRM}",
     ]
 
 
@@ -252,7 +252,8 @@ def test_long_related_title_is_shortened_on_its_button() -> None:
     lookup = {"cuti-besar": kb.get("cuti-besar").model_copy(update={"title": long_title})}
     entry = kb.get("sop-01")
     label = render.buttons(lookup, entry)[1][0][0]
-    assert len(label) == render.MAX_BUTTON_LABEL and label.endswith("…")
+    assert len(label) <= render.MAX_BUTTON_LABEL and label.endswith("…")
+    assert label.startswith("Pelayanan Pengangkatan, Pemindahan")
 
 
 def test_visible_length_counts_what_telegram_counts() -> None:

@@ -207,3 +207,17 @@ async def test_bot_runs_without_a_valid_knowledge_base(db_url: str, tmp_path: Pa
         assert "Selamat datang" in replies[-1].text
     finally:
         await r.stop()
+
+
+def test_every_knowledge_keyboard_fits_telegram() -> None:
+    # What the handlers really send, for every entry: callback_data <= 64 bytes (Telegram's limit).
+    from handlers import keyboards
+    from tests.harness import shared_knowledge
+
+    kb = shared_knowledge().kb
+    entries = list(kb.entries.values())
+    markups = [keyboards.entry_actions(e, current=c) for e in entries for c in ("card", "syarat", "prosedur", "dasar")]
+    markups += [keyboards.related([(i, kb.get(i).title) for i in e.related if kb.get(i)]) for e in entries]
+    markups.append(keyboards.clarify(entries[:4]))
+    data = [b.callback_data for m in markups for row in m.inline_keyboard for b in row if b.callback_data]
+    assert data and max(len(d.encode()) for d in data) <= 64
