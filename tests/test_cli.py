@@ -171,3 +171,18 @@ def test_kb_check_passes_and_names_a_broken_file(db_url: str, tmp_path: Path) ->
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert victim.name in out.stdout and "TIDAK valid" in out.stdout
+
+
+async def test_kb_gaps_lists_unanswered_questions_most_frequent_first(db_url: str, tmp_path: Path, sessions) -> None:  # noqa: ANN001
+    from services import helpdesk
+
+    async with sessions() as s:
+        for text in ["jadwal senam pagi", "nip 199001092014121001 jadwal senam pagi", "jadwal senam pagi",
+                     "lokasi parkir motor"]:
+            await helpdesk.record_gap(s, text)
+    out = asnbot(db_url, tmp_path, "kb", "gaps")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split()[0] == "2" and lines[0].endswith("jadwal senam pagi")
+    assert any(line.endswith("nip # jadwal senam pagi") for line in lines)  # the NIP is masked
+    assert "199001092014121001" not in out.stdout
