@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rapidfuzz import fuzz, process, utils  # noqa: E402
+from rapidfuzz import fuzz, process, utils
 
-from knowledge.engine import Engine, Result, Scored  # noqa: E402
-from tests.test_kb_accuracy import EVAL_PATH, evaluate, load_entries, load_questions  # noqa: E402
+from knowledge.engine import Engine, Result, Scored
+from tests.test_kb_accuracy import EVAL_PATH, evaluate, load_entries, load_questions
 
 
 class WRatioBaseline:
@@ -52,7 +52,7 @@ def latency(ask, questions: list[str]) -> tuple[float, float, float]:
 
     def p(xs: list[float], q: float) -> float:
         xs = sorted(xs)
-        return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+        return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
 
     cold = one_pass()
     warm = [x for _ in range(3) for x in one_pass()]

@@ -1,15 +1,21 @@
 """Question matching: informal chat question -> knowledge-base entry (see knowledge/ENGINE.md).
 
-    engine = Engine.build(kb.entries.values())      # once per KB load / reload
+    engine = Engine.build(kb.entries.values())      # once per KB load / reload (~1 s)
     result = engine.ask("kgb sy kapan")              # pure, thread-safe, ~1 ms
 
-Scoring (reference note §3.3): every entry gets
-    score = W_CHAR * char n-gram TF-IDF cosine (best of its title / keywords / example questions)
-          + W_BM25 * BM25 (lucene IDF, bm25s) over title + keywords + example questions,
-            normalised by the best score each query term can reach (so it lies in [0, 1]) and
-            penalised for query words the KB does not know
-          + W_SUMMARY * the same normalised BM25 over the summary (lower weight).
-rapidfuzz token_set_ratio only breaks ties. The decision uses the calibrated `THRESHOLDS`.
+Pipeline: small talk? -> strip a leading greeting / trailing thanks -> normalise
+(knowledge/normalize.py: glossary, golongan forms, slang, typo repair, stemming) -> score every
+entry -> decide. Scoring (reference note §3.3), per entry:
+    score = W_CHAR     * char n-gram TF-IDF cosine, best of its title / keywords / example questions
+          + W_BM25     * BM25 (bm25s, Lucene IDF) over title x2 + keywords + example questions,
+                         divided by the best score each query term can reach (so in [0, 1]);
+                         query words the KB does not know add to the divisor
+          + W_SUMMARY  * the same over summary + eligibility (lower weight)
+          + W_COVERAGE * IDF-weighted share of the question's words the entry contains
+          +/- LEVEL_BONUS when the entry's golongan/eselon/tingkat range (from its title) contains
+                         / excludes the one asked about
+rapidfuzz token_set_ratio only breaks ties (never WRatio/partial ratios: they rate unrelated
+text 60-100). The decision uses the calibrated THRESHOLDS and the top entry's coverage.
 """
 from __future__ import annotations
 
@@ -27,7 +33,14 @@ import yaml
 from rapidfuzz import fuzz
 
 from knowledge.model import Entry
-from knowledge.normalize import GLOSSARY_PATH, LEXICON_PATH, Analysis, Normalizer, clean, squeeze_variants
+from knowledge.normalize import (
+    GLOSSARY_PATH,
+    LEXICON_PATH,
+    Analysis,
+    Normalizer,
+    clean,
+    squeeze_variants,
+)
 
 SMALLTALK_PATH = Path(__file__).resolve().parent / "smalltalk.yaml"
 GREETING_KINDS = ("salam", "sapa", "terima_kasih", "pamit")  # stripped around a question
@@ -50,6 +63,7 @@ THRESHOLDS: dict[str, float] = {
     "margin": 0.03,    # entries within this of the top are "close": 2-4 close -> clarify
 }
 MAX_CLARIFY = 4
+MAX_QUESTION_CHARS = 1000  # longer messages are cut: a question is rarely longer, and time is bounded
 LEVEL_BONUS = 0.10  # golongan/eselon/tingkat fit, see Engine.level_fit
 FOREIGN_WEIGHT = 2.0  # an out-of-scope term (glossary) weighs as 2 unknown rare words in coverage
 
@@ -208,7 +222,7 @@ class Smalltalk:
 
         start = parse(toks)[1]
         stop = len(toks)
-        for j in range(start + 1, len(toks)):
+        for j in range(max(start + 1, len(toks) - 12), len(toks)):  # a closing is short
             used, end = parse(toks[j:])
             if used == len(toks) - j and end:
                 stop = j
@@ -255,6 +269,7 @@ class Engine:
     thresholds: dict[str, float] = THRESHOLDS
 
     def __init__(self) -> None:  # use Engine.build
+        self.thresholds = dict(THRESHOLDS)
         self.ids: list[str] = []
         self.entries: dict[str, Entry] = {}
 
@@ -263,8 +278,8 @@ class Engine:
               lexicon_path: Path = LEXICON_PATH, smalltalk_path: Path = SMALLTALK_PATH,
               thresholds: dict[str, float] | None = None) -> Engine:
         self = cls()
-        if thresholds:
-            self.thresholds = {**THRESHOLDS, **thresholds}
+        if thresholds:  # for experiments and tests; production uses the calibrated values
+            self.thresholds.update(thresholds)
         entries = sorted(entries, key=lambda e: e.id)
         self.ids = [e.id for e in entries]
         self.entries = {e.id: e for e in entries}
@@ -405,6 +420,7 @@ class Engine:
 
     # -- decision ------------------------------------------------------------------------------
     def ask(self, question: str) -> Result:
+        question = question[:MAX_QUESTION_CHARS]
         reply = self.smalltalk.match(question)
         if reply is not None:
             return Result("smalltalk", [], " ".join(clean(question)), reply, None)

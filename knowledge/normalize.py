@@ -123,6 +123,15 @@ def _key_variants(key: tuple[str, ...]) -> list[tuple[str, ...]]:
     return list(dict.fromkeys(out))
 
 
+def _lengths_by_first(keys: Iterable[tuple[str, ...]]) -> dict[str, tuple[int, ...]]:
+    """first word -> lengths of the phrases starting with it, longest first (longest match)."""
+    out: dict[str, set[int]] = {}
+    for k in keys:
+        if k:
+            out.setdefault(k[0], set()).add(len(k))
+    return {w: tuple(sorted(ns, reverse=True)) for w, ns in out.items()}
+
+
 def _load_yaml(path: Path) -> dict:
     with open(path, encoding="utf-8") as fh:
         return yaml.safe_load(fh) or {}
@@ -151,6 +160,13 @@ def _sastrawi():
     return Stemmer(ArrayDictionary(words)), frozenset(words)
 
 
+@lru_cache(maxsize=100_000)
+def sastrawi_stem(word: str) -> str:
+    """Sastrawi's stem of one word, cached for the process (~1 ms per new word uncached), so a
+    KB reload does not stem its vocabulary again. Bounded, unlike Sastrawi's own ArrayCache."""
+    return _sastrawi()[0].stem(word) or word
+
+
 class Normalizer:
     """Built once per KB (index) version; `analyze` is pure and thread-safe."""
 
@@ -161,7 +177,7 @@ class Normalizer:
         for key, val in (g.get("terms") or {}).items():
             for k in _key_variants(tuple(clean(str(key)))):
                 self.terms.setdefault(k, tuple(clean(str(val))))
-        self.max_term_len = max((len(k) for k in self.terms), default=1)
+        self.term_lens = _lengths_by_first(self.terms)
         self.slang: dict[str, tuple[str, ...]] = {
             str(k).lower(): tuple(clean(str(v))) for k, v in (g.get("slang") or {}).items()}
         self.nostem = frozenset(str(w).lower() for w in g.get("nostem") or [])
@@ -172,12 +188,11 @@ class Normalizer:
         for intent, words in (g.get("intents") or {}).items():
             for w in words:
                 self.intents[tuple(clean(str(w)))] = str(intent)
-        self.max_intent_len = max((len(k) for k in self.intents), default=1)
+        self.intent_lens = _lengths_by_first(self.intents)
         self.oos_terms = frozenset(tuple(clean(str(w))) for w in g.get("out_of_scope") or [])
-        self.max_oos_len = max((len(k) for k in self.oos_terms), default=1)
+        self.oos_lens = _lengths_by_first(self.oos_terms)
         self.lexicon = load_lexicon(lexicon_path)
-        self.stemmer, self.roots = _sastrawi()
-        self._stem = lru_cache(maxsize=50_000)(self._stem_uncached)
+        self.roots = _sastrawi()[1]
         # words the glossary produces or protects: never slang-mapped or typo-repaired
         self.protected = frozenset(t for k, v in self.terms.items() for t in (*k, *v)) | self.nostem
         self.set_vocabulary(vocabulary)
@@ -200,13 +215,10 @@ class Normalizer:
                       | self.stop | {t for k in self.intents for t in k})
 
     # -- stemming -----------------------------------------------------------------------------
-    def _stem_uncached(self, tok: str) -> str:
+    def stem(self, tok: str) -> str:
         if tok in self.nostem or not tok.isalpha() or len(tok) <= 3:
             return tok
-        return self.stemmer.stem(tok) or tok
-
-    def stem(self, tok: str) -> str:
-        return self._stem(tok)
+        return sastrawi_stem(tok)
 
     # -- the pipeline -------------------------------------------------------------------------
     def _glossary(self, toks: list[str], prot: list[bool]) -> tuple[list[str], list[bool]]:
@@ -215,7 +227,7 @@ class Normalizer:
         out_prot: list[bool] = []
         i = 0
         while i < len(toks):
-            for n in range(min(self.max_term_len, len(toks) - i), 0, -1):
+            for n in (n for n in self.term_lens.get(toks[i], ()) if i + n <= len(toks)):
                 key = tuple(toks[i:i + n])
                 if not any(prot[i:i + n]) and key in self.terms:
                     rep = self.terms[key]
@@ -360,29 +372,32 @@ class Normalizer:
                 return cand
         return tok
 
-    def _intents(self, toks: list[str]) -> tuple[list[str], str | None]:
-        """Remove question words (longest match) and report the first intent found."""
+    def _intents(self, toks: list[str], prot: list[bool]
+                 ) -> tuple[list[str], list[bool], str | None]:
+        """Remove question words (longest match, unprotected only); report the first intent."""
         out: list[str] = []
+        out_prot: list[bool] = []
         intent: str | None = None
         i = 0
         while i < len(toks):
-            for n in range(min(self.max_intent_len, len(toks) - i), 0, -1):
+            for n in (n for n in self.intent_lens.get(toks[i], ()) if i + n <= len(toks)):
                 key = tuple(toks[i:i + n])
-                if key in self.intents:
+                if key in self.intents and not any(prot[i:i + n]):
                     intent = intent or self.intents[key]
                     i += n
                     break
             else:
                 out.append(toks[i])
+                out_prot.append(prot[i])
                 i += 1
-        return out, intent
+        return out, out_prot, intent
 
     def count_foreign(self, toks: list[str]) -> int:
         """How many glossary `out_of_scope` terms (longest match) the cleaned tokens hold."""
         found, i = 0, 0
         while i < len(toks):
-            n = next((n for n in range(min(self.max_oos_len, len(toks) - i), 0, -1)
-                      if tuple(toks[i:i + n]) in self.oos_terms), 0)
+            n = next((n for n in self.oos_lens.get(toks[i], ())
+                      if i + n <= len(toks) and tuple(toks[i:i + n]) in self.oos_terms), 0)
             found += bool(n)
             i += n or 1
         return found
@@ -393,6 +408,9 @@ class Normalizer:
         prot = [False] * len(toks)
         toks, prot = self._glossary(toks, prot)
         toks, prot = self._levels(toks, prot)
+        # question words before the stop list takes "berapa" out of "berapa hari"; again after
+        # the slang step ("gmn" -> "bagaimana")
+        toks, prot, first_intent = self._intents(toks, prot)
         words: list[str] = []
         wprot: list[bool] = []
         for tok, p in zip(toks, prot):
@@ -407,7 +425,8 @@ class Normalizer:
             wprot += [False] * len(rep)
         # repaired/slang words may now form glossary keys ("kartu pegawe" -> "kartu pegawai")
         words, wprot = self._glossary(words, wprot)
-        words, intent = self._intents(words)
+        words, wprot, intent = self._intents(words, wprot)
+        intent = first_intent or intent
         levels = tuple(w for w in words if LEVEL_TOKEN_RE.match(w))
         words = [w for w in words if not LEVEL_TOKEN_RE.match(w)]
         tokens: list[str] = []

@@ -42,7 +42,7 @@ def load_entries() -> dict[str, Entry]:
             try:
                 data = yaml.safe_load(path.read_text(encoding="utf-8"))
                 entry = Entry.model_validate(data)
-            except Exception:  # noqa: BLE001 - a file being written right now
+            except Exception:  # noqa: BLE001, S112 - a file being written right now
                 continue
             entries[entry.id] = entry
         return entries
