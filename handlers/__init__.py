@@ -1,7 +1,8 @@
 """aiogram routers. Thin: parse input, call services/, render replies from texts/keyboards."""
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import F, Router
+from aiogram.enums import ChatType
 
 
 def _fresh(template: Router) -> Router:
@@ -21,4 +22,9 @@ def routers() -> list[Router]:
     from handlers import admin, errors, fallback, helpdesk, linking, profile, start, tanya
 
     modules = [errors, helpdesk, start, linking, profile, admin, tanya, fallback]
-    return [_fresh(m.router) for m in modules]
+    built = [_fresh(m.router) for m in modules]
+    for router in built[2:]:
+        # Employees talk to the bot privately; in any group (but the helpdesk, handled above)
+        # the bot stays silent rather than answering every message as a question.
+        router.message.filter(F.chat.type == ChatType.PRIVATE)
+    return built

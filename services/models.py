@@ -254,3 +254,27 @@ class KnowledgeGap(Base):
     count: Mapped[int] = mapped_column(Integer, default=1)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CutiLedgerEntry(Base):
+    """One dated movement of an employee's cuti tahunan days. The balance is always the sum of
+    entries (never an editable column), so every day can be traced to its decision or import.
+
+    kind: "hak" yearly entitlement, "pakai" used (negative), "tangguh" deferred by the PYBMC,
+    "tambah" compensation for duty during cuti bersama, "hangus" lapsed (negative),
+    "saldo-awal" opening balance import, "koreksi" staff correction.
+    """
+
+    __tablename__ = "cuti_ledger"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Indexed by the (employee_id, year) index below.
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column(Integer)  # the leave year the days belong to
+    kind: Mapped[str] = mapped_column(String(20))
+    days: Mapped[int] = mapped_column(Integer)  # signed hari kerja
+    effective_date: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(200))  # decree / request number / import file
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (Index("ix_cuti_ledger_employee_year", "employee_id", "year"),)

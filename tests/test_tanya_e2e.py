@@ -115,6 +115,11 @@ async def test_handoff_round_trip_and_rating(db_url: str, tmp_path: Path, api: L
         # Staff chatter in the helpdesk group is not taken for questions.
         await group.send_as(STAFF, "Budi", "rapat jam 2 ya")
         assert len(group.messages) == 2  # only the bot's confirmation of the answer above
+        # Nor is any other group the bot was added to.
+        other = api.group(-100_555, "Grup OPD")
+        await other.send_as(STAFF, "Budi", "syarat kenaikan pangkat")
+        await other.send_as(STAFF, "Budi", "/start")
+        assert other.messages == []
     finally:
         await r.stop()
 
