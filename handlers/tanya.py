@@ -41,9 +41,15 @@ async def prompt_question(message: Message) -> None:
     await message.answer(texts.ask_question_prompt())
 
 
-async def show_entry(message: Message, entry: Entry, *, edit: bool = False) -> None:
-    text = render.answer_card(entry, html=True)
-    markup = keyboards.entry_actions(entry, current="card")
+# Question words that ask for one section ("syaratnya apa", "dasar hukumnya") open it directly.
+INTENT_SECTION = {"syarat": "syarat", "prosedur": "prosedur", "dasar": "dasar"}
+
+
+async def show_entry(message: Message, entry: Entry, *, edit: bool = False, section: str = "card") -> None:
+    if section == "syarat" and not entry.requirements or section == "prosedur" and not entry.steps:
+        section = "card"
+    text = render.answer_card(entry, html=True) if section == "card" else render.section(entry, section, html=True)
+    markup = keyboards.entry_actions(entry, current=section)
     if edit:
         await message.edit_text(text, reply_markup=markup)
     else:
@@ -72,7 +78,7 @@ async def question(
     if result.outcome == "answer":
         entry = kb.get(result.candidates[0].entry_id)
         if entry is not None:
-            await show_entry(message, entry)
+            await show_entry(message, entry, section=INTENT_SECTION.get(result.intent or "", "card"))
             return
     if result.outcome == "clarify":
         options = [e for c in result.candidates if (e := kb.get(c.entry_id)) is not None]

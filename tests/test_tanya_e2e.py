@@ -21,15 +21,16 @@ ALICE = 6001
 STAFF = 6100
 
 
-def first_question(r: Running, outcome: str) -> tuple[str, list[str]]:
-    """A question (from the entries' examples and the eval set) the engine gives `outcome` for."""
+def first_question(r: Running, outcome: str, intent: str | None = None) -> tuple[str, list[str]]:
+    """A question (from the entries' examples and the eval set) the engine gives `outcome`
+    (and, for answers, `intent`) for."""
     kb, engine = r.app.knowledge.kb, r.app.knowledge.engine
     pool = [q for e in kb.entries.values() for q in e.questions]
     if EVAL.exists():
         pool += [item["question"] for item in json.loads(EVAL.read_text(encoding="utf-8"))]
     for q in pool:
         result = engine.ask(q)
-        if result.outcome == outcome:
+        if result.outcome == outcome and (outcome != "answer" or result.intent == intent):
             return q, [c.entry_id for c in result.candidates]
     raise AssertionError(f"no question in the pool gives {outcome}")
 
@@ -57,6 +58,16 @@ async def test_answer_with_section_buttons_and_related(running: Running) -> None
         assert first_related.title in [b for row in listing.buttons for b in row]
         replies = await alice.press(first_related.title, message=listing)
         assert first_related.title in replies[-1].text
+
+
+async def test_a_question_about_requirements_opens_them_directly(running: Running) -> None:
+    kb = running.app.knowledge.kb
+    q, ids = first_question(running, "answer", intent="syarat")
+    entry = kb.get(ids[0])
+    replies = await running.api.user(ALICE).send(q)
+    assert replies[-1].text.startswith(f"Syarat — {entry.title}")
+    assert entry.requirements[0].item in replies[-1].text
+    assert "Ringkasan" in [b for row in replies[-1].buttons for b in row]
 
 
 async def test_clarify_offers_choices_then_answers(running: Running) -> None:
