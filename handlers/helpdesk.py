@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards, texts
-from handlers.tanya import HANDOFF_KEY
+from handlers.tanya import HANDOFF_KEY, HumanForm
 from services import helpdesk
 from services.agency import Agency
 from services.employees import profile
@@ -72,6 +72,19 @@ async def handoff_command(
     await state.update_data({HANDOFF_KEY: None})
     await message.answer(await hand_off(bot, message.from_user.id, message.chat.id, question, session, linking,
                                         helpdesk_chat_id, agency))
+
+
+@router.message(HumanForm.question, F.text, ~F.text.startswith("/"), F.text != texts.BTN_CANCEL)
+async def question_for_human(
+    message: Message, state: FSMContext, session: AsyncSession, linking: LinkingService,
+    helpdesk_chat_id: int | None, agency: Agency, bot: Bot,
+) -> None:
+    await state.set_state(None)
+    await state.update_data({HANDOFF_KEY: None})
+    reply = await hand_off(bot, message.from_user.id, message.chat.id, message.text, session, linking,
+                           helpdesk_chat_id, agency)
+    employee = await linking.linked_employee(message.from_user.id)
+    await message.answer(reply, reply_markup=keyboards.main_menu() if employee else keyboards.link_menu())
 
 
 def in_helpdesk_chat(message: Message, helpdesk_chat_id: int | None) -> bool:

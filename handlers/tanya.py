@@ -8,12 +8,14 @@ from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards, texts
 from knowledge import render
 from knowledge.engine import Engine
+from knowledge.handoff import wants_human
 from knowledge.kb import KnowledgeBase
 from knowledge.model import Entry
 from services import helpdesk
@@ -21,6 +23,10 @@ from services.agency import Agency
 from services.linking import LinkingService
 
 router = Router(name="tanya")
+
+
+class HumanForm(StatesGroup):
+    question = State()  # asked for a person: the next message goes to BKPSDM staff
 
 HANDOFF_KEY = "handoff_question"  # FSM data: the last question the bot could not answer
 MAX_QUESTION_CHARS = 1000
@@ -62,6 +68,10 @@ async def question(
     linking: LinkingService, agency: Agency,
 ) -> None:
     text = message.text[:MAX_QUESTION_CHARS]
+    if wants_human(text):
+        await state.set_state(HumanForm.question)
+        await message.answer(texts.ask_for_human_question(), reply_markup=keyboards.cancel_only())
+        return
     await state.update_data({HANDOFF_KEY: text})  # for "Tanya petugas", whatever the outcome
     if not knowledge.available:
         await message.answer(texts.kb_unavailable(agency), reply_markup=keyboards.handoff_offer())

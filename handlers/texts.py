@@ -340,3 +340,10 @@ def kb_unavailable(agency: Agency) -> str:
         "Maaf, layanan tanya-jawab sedang dalam pemeliharaan. "
         f"Saya bisa meneruskan pertanyaan Anda ke petugas {e(agency.short_name)}."
     )
+
+
+def ask_for_human_question() -> str:
+    return (
+        "Baik, saya teruskan ke petugas BKPSDM. Silakan tulis pertanyaan Anda dalam satu pesan "
+        "(tanpa NIK atau kata sandi), atau tekan Batal."
+    )

@@ -237,3 +237,21 @@ def test_every_knowledge_keyboard_fits_telegram() -> None:
     markups.append(keyboards.clarify(entries[:4]))
     data = [b.callback_data for m in markups for row in m.inline_keyboard for b in row if b.callback_data]
     assert data and max(len(d.encode()) for d in data) <= 64
+
+
+async def test_asking_for_a_person_goes_straight_to_staff(db_url: str, tmp_path: Path, api: LocalBotAPI) -> None:
+    r = await start_bot(make_settings(db_url, tmp_path, helpdesk_chat_id=HELPDESK), api)
+    try:
+        group = api.group(HELPDESK)
+        alice = api.user(ALICE)
+        replies = await alice.send("saya mau bicara dengan petugas")
+        assert "tulis pertanyaan Anda" in replies[-1].text
+        replies = await alice.send("SK saya salah ketik nama, bagaimana membetulkannya?")
+        assert "#1" in replies[-1].text
+        assert "salah ketik nama" in group.messages[-1].text
+        # Cancel works from that step too, and nothing is sent.
+        await alice.send("minta cs dong")
+        await alice.press(texts.BTN_CANCEL)
+        assert len(group.messages) == 1
+    finally:
+        await r.stop()
