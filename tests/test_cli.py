@@ -188,3 +188,26 @@ async def test_kb_gaps_lists_unanswered_questions_most_frequent_first(db_url: st
     assert lines[0].split()[0] == "2" and lines[0].endswith("jadwal senam pagi")
     assert any(line.endswith("nip # jadwal senam pagi") for line in lines)  # the NIP is masked
     assert "199001092014121001" not in out.stdout
+
+
+def test_kb_reload_validates_then_signals_running_bots(db_url: str, tmp_path: Path) -> None:
+    import shutil
+
+    from knowledge.kb import ENTRIES_DIR
+
+    entries = tmp_path / "entries"
+    shutil.copytree(ENTRIES_DIR, entries)
+    os.utime(entries, (1_000_000, 1_000_000))
+    env = cli_env(db_url, tmp_path, KB_DIR=str(entries))
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "kb", "reload"], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert entries.stat().st_mtime > 1_000_000  # the watchers of running bots see the change
+    # A broken edit is refused and running bots are not signalled.
+    victim = next(entries.glob("sop-01-*.yaml"))
+    victim.write_text("id: [", encoding="utf-8")
+    os.utime(entries, (1_000_000, 1_000_000))
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "kb", "reload"], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and victim.name in out.stdout
+    assert entries.stat().st_mtime == 1_000_000
