@@ -239,6 +239,33 @@ async def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_cuti(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+    from datetime import date, datetime
+
+    from services.cuti.quote import QuoteError, format_text, quote
+    from services.cuti.rules import Request
+
+    try:
+        req = Request(args.jenis, date.fromisoformat(args.mulai), date.fromisoformat(args.selesai),
+                      abroad=args.luar_negeri, reason=args.alasan)
+    except ValueError:
+        print("Tanggal harus berformat YYYY-MM-DD.", file=sys.stderr)
+        return 2
+    today = date.fromisoformat(args.today) if args.today else datetime.now(settings.zone).date()
+    engine, sessions = await _sessions(settings)
+    try:
+        async with sessions() as s:
+            q = await quote(s, args.nip, req, today=today, agency_dir=settings.agency_dir)
+    except QuoteError as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    print(json.dumps(q.as_json(), ensure_ascii=False) if args.json else format_text(q, req))
+    return 0 if q.eligible else 3
+
+
 # ---- parser ------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="asnbot", description="asnbot: layanan mandiri kepegawaian ASN di Telegram.")
@@ -289,6 +316,19 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("action", choices=["check", "reload", "gaps"])
     k.add_argument("--limit", type=int, default=30, help="gaps: berapa baris")
     k.set_defaults(func=cmd_kb)
+
+    cu = sub.add_parser("cuti", help="cuti: hitung permohonan tanpa mengajukan (quote)")
+    cu.add_argument("action", choices=["quote"])
+    cu.add_argument("--nip", required=True, help="NIP atau nomor Non-PNS")
+    cu.add_argument("--jenis", required=True,
+                    choices=["tahunan", "besar", "sakit", "melahirkan", "alasan-penting", "bersama", "cltn"])
+    cu.add_argument("--mulai", required=True, metavar="YYYY-MM-DD")
+    cu.add_argument("--selesai", required=True, metavar="YYYY-MM-DD")
+    cu.add_argument("--luar-negeri", action="store_true", help="cuti dijalani di luar negeri")
+    cu.add_argument("--alasan", help="haji-pertama, melahirkan-ke-4, gugur-kandungan")
+    cu.add_argument("--today", metavar="YYYY-MM-DD", help="tanggal hari ini (untuk uji; bawaan: hari ini)")
+    cu.add_argument("--json", action="store_true", help="keluaran JSON")
+    cu.set_defaults(func=cmd_cuti)
     return p
 
 

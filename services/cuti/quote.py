@@ -1,0 +1,164 @@
+"""A cuti quote: what a request would mean, without filing anything. The pure `make_quote`
+combines calendar, rules and balance; `quote` loads the employee, unit chain and ledger."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.cuti import rules
+from services.cuti.balance import Balance, CarryRules, LedgerLine, compute_balance
+from services.cuti.calendar import Excluded, build_calendar, unit_work_days
+from services.cuti.config import CutiConfig, load_config
+from services.cuti.rules import Applicant, LeavePeriod, Problem, Request
+from services.models import CutiLedgerEntry, Employee, Unit
+
+
+class QuoteError(Exception):
+    """The request cannot be quoted at all (unknown employee or kind)."""
+
+
+@dataclass
+class Quote:
+    eligible: bool
+    working_days: int
+    excluded: list[Excluded]
+    balance_before: int | None
+    balance_after: int | None
+    problems: list[Problem]
+    balance: Balance | None = None  # split N-2 / N-1 / N before the request
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "eligible": self.eligible,
+            "working_days": self.working_days,
+            "excluded": [{"date": e.date.isoformat(), "reason": e.reason} for e in self.excluded],
+            "balance_before": self.balance_before,
+            "balance_after": self.balance_after,
+            "problems": [{"code": p.code, "message": p.message} for p in self.problems],
+        }
+
+
+def carry_rules(config: CutiConfig, status: str) -> CarryRules:
+    t = lambda key, default: config.get("tahunan", key, default=default)
+    same = status != "PPPK" or bool(t("pppk_same_carry_caps", True))
+    return CarryRules(
+        max_n1=int(t("carry_max_n1", 6)) if same else 0,
+        max_n2=int(t("carry_max_n2", 6)) if same else 0,
+        n2_requires_no_use=bool(t("n2_requires_no_use", True)),
+        tambah_carries_over=bool(t("tambah_carries_over", False)),
+    )
+
+
+def make_quote(a: Applicant, req: Request, *, work_days: str | None, ledger: Iterable[LedgerLine],
+               existing: Iterable[LeavePeriod] = (), config: CutiConfig) -> Quote:
+    if req.kind not in rules.KINDS:
+        raise QuoteError(f"Jenis cuti tidak dikenal: {req.kind} (pilihan: {', '.join(rules.KINDS)}).")
+    existing, ledger = list(existing), list(ledger)
+    problems = rules.check_dates(req, a.today, config)
+    if problems and problems[0].code == "tanggal-terbalik":
+        return Quote(False, 0, [], None, None, problems)
+
+    cal = build_calendar(work_days, req.start, req.end, config)
+    if req.kind == "bersama":
+        days, excluded = cal.count(req.start, req.end, count_cuti_bersama=True)
+        not_bersama = [d for d in _dates(req) if cal.reason_off(d) is None]
+    else:
+        days, excluded = cal.count(req.start, req.end)
+        not_bersama = []
+
+    year = req.start.year
+    before = after = None
+    balance = None
+    if a.status != "NON-PNS" and req.kind in ("tahunan", "besar"):
+        entitled = a.tmt_cpns is not None and rules.full_years(a.tmt_cpns, req.start) >= 1
+        besar_now = any(p.kind == "besar" and p.start.year <= year <= p.end.year for p in existing)
+        cr = carry_rules(config, a.status)
+        default_hak = 12 if entitled else None
+        balance = compute_balance(ledger, year, rules=cr, besar_in_year=besar_now, default_hak=default_hak)
+        before = balance.total
+        if req.kind == "besar":
+            after = compute_balance(ledger, year, rules=cr, besar_in_year=True, default_hak=default_hak).total
+        else:
+            after = before - days
+
+    problems += rules.check_overlap(req, existing)
+    eligibility = rules.check_eligibility(a, req, existing, config)
+    problems += eligibility
+    problems += rules.check_length(a, req, days, existing, config)
+    # Not entitled at all: "balance too low" would only repeat the refusal.
+    problems += rules.check_tahunan(req, days, None if eligibility else before, config)
+    problems += rules.check_bersama(req, not_bersama)
+    used = -sum(x.days for x in ledger if x.kind == "pakai" and x.effective_date.year == year)
+    problems += rules.besar_shortening(req, used)
+    problems += rules.documents(a, req, config)
+    problems += rules.abroad_flag(req)
+
+    eligible = not any(p.blocking for p in problems)
+    if not eligible and req.kind == "tahunan":
+        after = None  # nothing would be taken
+    return Quote(eligible, days, excluded, before, after, problems, balance=balance)
+
+
+def _dates(req: Request) -> list[date]:
+    return [req.start + timedelta(days=i) for i in range((req.end - req.start).days + 1)]
+
+
+async def unit_chain_work_days(session: AsyncSession, unit_id: int) -> str:
+    chain: list[str | None] = []
+    seen: set[int] = set()
+    current: int | None = unit_id
+    while current is not None and current not in seen:  # guard against a cycle in bad data
+        seen.add(current)
+        unit = await session.get(Unit, current)
+        if unit is None:
+            break
+        chain.append(unit.work_days)
+        current = unit.parent_id
+    return unit_work_days(chain)
+
+
+async def quote(session: AsyncSession, identifier: str, req: Request, *, today: date,
+                existing: Iterable[LeavePeriod] = (), agency_dir: Path | None = None) -> Quote:
+    """Quote for an active employee by NIP (spaces allowed) or Non-PNS number."""
+    key = identifier.replace(" ", "")
+    employee = (await session.execute(select(Employee).where(
+        Employee.active.is_(True), or_(Employee.nip == key, Employee.nomor_non_pns == identifier.strip()),
+    ))).scalar_one_or_none()
+    if employee is None:
+        raise QuoteError(f"Tidak ada pegawai aktif dengan NIP/nomor {identifier}.")
+    work_days = await unit_chain_work_days(session, employee.unit_id)
+    rows = (await session.execute(select(CutiLedgerEntry).where(
+        CutiLedgerEntry.employee_id == employee.id, CutiLedgerEntry.year >= req.start.year - 2,
+    ))).scalars().all()
+    ledger = [LedgerLine(r.year, r.kind, r.days, r.effective_date) for r in rows]
+    return make_quote(Applicant.from_employee(employee, today), req, work_days=work_days, ledger=ledger,
+                      existing=existing, config=load_config(agency_dir))
+
+
+def format_text(q: Quote, req: Request) -> str:
+    """The quote in Indonesian, for the terminal."""
+    lines = [
+        f"{rules.KIND_NAMES[req.kind].capitalize()} {req.start:%d-%m-%Y} s.d. {req.end:%d-%m-%Y}: "
+        + ("DAPAT diajukan." if q.eligible else "TIDAK dapat diajukan."),
+        f"Hari kerja dihitung: {q.working_days}",
+    ]
+    if q.excluded:
+        lines.append("Tanggal yang tidak dihitung:")
+        lines += [f"- {e.date:%d-%m-%Y}: {e.reason}" for e in q.excluded]
+    if q.balance is not None:
+        b = q.balance
+        lines.append(f"Sisa cuti tahunan sebelum: {q.balance_before} hari "
+                     f"(N-2 {b.year - 2}: {b.n2}, N-1 {b.year - 1}: {b.n1}, N {b.year}: {b.n})")
+        if q.balance_after is not None:
+            lines.append(f"Sisa cuti tahunan sesudah: {q.balance_after} hari")
+    if q.problems:
+        lines.append("Catatan:")
+        lines += [f"- [{p.code}] {p.message}" for p in q.problems]
+    return "\n".join(lines)
