@@ -20,7 +20,7 @@ def setup_logging(level: str, *, console: bool = False) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # aiogram logs each update at INFO (with chat ids); alembic its plugins. Noise in production.
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per connection, every command
 
 
 # ---- commands ----------------------------------------------------------------------------
