@@ -239,6 +239,22 @@ async def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_import_saldo(settings: Settings, args: argparse.Namespace) -> int:
+    from services.cuti.saldo_import import import_saldo_cuti
+    from services.importer import ImportFileError, format_report
+
+    engine, sessions = await _sessions(settings)
+    try:
+        report = await import_saldo_cuti(sessions, Path(args.file), actor="cli")
+    except ImportFileError as e:
+        print(f"Gagal: {e}", file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
+    print(format_report(report).replace(", atau jalankan dengan --partial untuk mengimpor baris yang benar saja", ""))
+    return 0 if report.applied else 1
+
+
 async def cmd_cuti(settings: Settings, args: argparse.Namespace) -> int:
     import json
     from datetime import date, datetime
@@ -316,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("action", choices=["check", "reload", "gaps"])
     k.add_argument("--limit", type=int, default=30, help="gaps: berapa baris")
     k.set_defaults(func=cmd_kb)
+
+    sc = sub.add_parser("import-saldo-cuti", help="impor saldo awal cuti tahunan (kolom: nip, tahun, sisa)")
+    sc.add_argument("file")
+    sc.set_defaults(func=cmd_import_saldo)
 
     cu = sub.add_parser("cuti", help="cuti: hitung permohonan tanpa mengajukan (quote)")
     cu.add_argument("action", choices=["quote"])

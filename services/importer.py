@@ -1035,3 +1035,8 @@ async def _write_employees(
     if links:
         await session.execute(update(Employee), links)
     return len(new), updated, unchanged
+
+
+# Public for the other imports of BKPSDM spreadsheets (e.g. opening cuti balances).
+read_table = _read_table
+norm_header = _norm_header

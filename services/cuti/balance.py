@@ -78,7 +78,8 @@ def compute_balance(lines: Iterable[LedgerLine], year: int, *, rules: CarryRules
     n2 = _carried(lines, year - 2, year, n2_cap, rules)
     current = [x for x in lines if x.year == year]
     hak = sum(x.days for x in current if x.kind == "hak")
-    if not any(x.kind == "hak" for x in current) and default_hak is not None:
+    # An imported opening balance of year N already contains N's entitlement.
+    if not any(x.kind in ("hak", "saldo-awal") for x in current) and default_hak is not None:
         hak = default_hak
     other = sum(x.days for x in current if x.kind != "hak")
     n = other if besar_in_year else hak + other
