@@ -2,7 +2,9 @@
 clarifying choices, honest abstention with hand-off to BKPSDM staff, and smalltalk."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -16,9 +18,10 @@ from handlers import keyboards, texts
 from knowledge import render
 from knowledge.engine import Engine
 from knowledge.handoff import wants_human
+from knowledge.personal import personal_topic
 from knowledge.kb import KnowledgeBase
 from knowledge.model import Entry
-from services import helpdesk
+from services import helpdesk, personal_dates
 from services.agency import Agency
 from services.linking import LinkingService
 
@@ -65,7 +68,7 @@ async def show_entry(message: Message, entry: Entry, *, edit: bool = False, sect
 @router.message(F.text, ~F.text.startswith("/"))
 async def question(
     message: Message, state: FSMContext, session: AsyncSession, knowledge: KnowledgeView,
-    linking: LinkingService, agency: Agency,
+    linking: LinkingService, agency: Agency, zone: ZoneInfo,
 ) -> None:
     text = message.text[:MAX_QUESTION_CHARS]
     if wants_human(text):
@@ -73,6 +76,14 @@ async def question(
         await message.answer(texts.ask_for_human_question(), reply_markup=keyboards.cancel_only())
         return
     await state.update_data({HANDOFF_KEY: text})  # for "Tanya petugas", whatever the outcome
+    topic = personal_topic(text)
+    if topic is not None:
+        # "kapan KGB saya?": the asker's own date from the database, not the generic entry.
+        employee = await linking.linked_employee(message.from_user.id)
+        if employee is not None:
+            m = personal_dates.milestone(topic, employee, datetime.now(zone).date())
+            await message.answer(texts.milestone(m))
+            return
     if not knowledge.available:
         await message.answer(texts.kb_unavailable(agency), reply_markup=keyboards.handoff_offer())
         return

@@ -5,11 +5,12 @@ Texts are HTML (the bot's default parse mode); anything interpolated is escaped 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from html import escape as e
 
 from services.agency import Agency
 from services.employees import Profile
+from services.personal_dates import Milestone
 
 # Main menu labels (reply keyboard). Handlers match on these exact strings.
 MENU_TANYA = "❓ Tanya layanan"
@@ -347,3 +348,25 @@ def ask_for_human_question() -> str:
         "Baik, saya teruskan ke petugas BKPSDM. Silakan tulis pertanyaan Anda dalam satu pesan "
         "(tanpa NIK atau kata sandi), atau tekan Batal."
     )
+
+
+# ---- personal dates -----------------------------------------------------------------------------
+BULAN = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
+         "November", "Desember"]
+MILESTONE_TITLE = {"kgb": "Kenaikan gaji berkala (KGB) berikutnya", "kp": "Kenaikan pangkat paling cepat",
+                   "pensiun": "TMT pensiun"}
+
+
+def tanggal(d: date) -> str:
+    return f"{d.day} {BULAN[d.month - 1]} {d.year}"
+
+
+def milestone(m: Milestone) -> str:
+    title = MILESTONE_TITLE[m.kind]
+    if m.not_applicable:
+        return f"<b>{e(title)}</b>: {e(m.not_applicable)}"
+    lines = [f"🗓 <b>{e(title)}</b>: {e(tanggal(m.when))}"]
+    lines += [f"• {e(n)}" for n in m.notes]
+    lines.append(f"<i>Dasar: {e(m.basis)}. Dihitung dari data kepegawaian; bila datanya keliru, hubungi "
+                 "pengelola kepegawaian OPD Anda.</i>")
+    return "\n".join(lines)

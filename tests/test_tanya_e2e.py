@@ -255,3 +255,19 @@ async def test_asking_for_a_person_goes_straight_to_staff(db_url: str, tmp_path:
         assert len(group.messages) == 1
     finally:
         await r.stop()
+
+
+async def test_own_dates_for_a_linked_employee(running: Running) -> None:
+    from tests.test_bot_e2e import link_alice
+
+    bob = running.api.user(ALICE + 50)
+    replies = await bob.send("kapan KGB saya?")  # not linked: the general answer
+    assert "(KGB) berikutnya:" not in replies[-1].text and "KGB" in replies[-1].text
+    await link_alice(running)  # Ahmad Fauzi: TMT KGB 2024-12-01, born 1990-01-09, pelaksana
+    alice = running.api.user(5001)
+    replies = await alice.send("kapan KGB saya?")
+    assert "Kenaikan gaji berkala (KGB) berikutnya: 1 Desember 2026" in replies[-1].text
+    replies = await alice.send("sy pensiun thn berapa ya")
+    assert "TMT pensiun: 1 Februari 2048" in replies[-1].text and "58 tahun" in replies[-1].text
+    replies = await alice.send("kapan saya naik pangkat?")
+    assert "Kenaikan pangkat paling cepat: 1 Oktober 2026" in replies[-1].text

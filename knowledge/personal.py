@@ -1,0 +1,34 @@
+"""Recognises questions about the asker's own dates ("kapan KGB saya?"), from personal.yaml."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+PERSONAL_PATH = Path(__file__).with_name("personal.yaml")
+_WORDS = re.compile(r"[a-z0-9]+")
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...], tuple[str, ...]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    topics = {k: tuple(str(w).lower() for w in v) for k, v in (data.get("topics") or {}).items()}
+    return topics, tuple(str(w).lower() for w in data.get("self") or []), tuple(str(w).lower() for w in data.get("when") or [])
+
+
+def _has(padded: str, words: tuple[str, ...]) -> bool:
+    return any(f" {w} " in padded for w in words)
+
+
+def personal_topic(message: str, path: Path = PERSONAL_PATH) -> str | None:
+    """"kgb", "kp" or "pensiun" when the message asks for the asker's own date, else None."""
+    topics, self_words, when_words = _load(path)
+    padded = " " + " ".join(_WORDS.findall(message.lower())) + " "
+    if len(padded) > 150 or not (_has(padded, self_words) and _has(padded, when_words)):
+        return None
+    for topic, words in topics.items():
+        if _has(padded, words):
+            return topic
+    return None
