@@ -22,6 +22,7 @@ from knowledge.personal import personal_topic
 from knowledge.kb import KnowledgeBase
 from knowledge.model import Entry
 from services import helpdesk, personal_dates
+from services.cuti.quote import annual_balance
 from services.agency import Agency
 from services.linking import LinkingService
 
@@ -81,8 +82,12 @@ async def question(
         # "kapan KGB saya?": the asker's own date from the database, not the generic entry.
         employee = await linking.linked_employee(message.from_user.id)
         if employee is not None:
-            m = personal_dates.milestone(topic, employee, datetime.now(zone).date())
-            await message.answer(texts.milestone(m))
+            today = datetime.now(zone).date()
+            if topic == "saldo-cuti":
+                b = await annual_balance(session, employee, today=today)
+                await message.answer(texts.saldo_cuti(b, today.year))
+            else:
+                await message.answer(texts.milestone(personal_dates.milestone(topic, employee, today)))
             return
     if not knowledge.available:
         await message.answer(texts.kb_unavailable(agency), reply_markup=keyboards.handoff_offer())

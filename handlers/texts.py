@@ -10,6 +10,7 @@ from html import escape as e
 
 from services.agency import Agency
 from services.employees import Profile
+from services.cuti.quote import AnnualBalance
 from services.personal_dates import Milestone
 
 # Main menu labels (reply keyboard). Handlers match on these exact strings.
@@ -370,3 +371,19 @@ def milestone(m: Milestone) -> str:
     lines.append(f"<i>Dasar: {e(m.basis)}. Dihitung dari data kepegawaian; bila datanya keliru, hubungi "
                  "pengelola kepegawaian OPD Anda.</i>")
     return "\n".join(lines)
+
+
+def saldo_cuti(b: AnnualBalance, year: int) -> str:
+    if b.balance is None:
+        return ("Anda belum memiliki hak cuti tahunan menurut data (hak cuti tahunan PNS/PPPK setelah bekerja "
+                "paling singkat 1 tahun; untuk Non-PNS perlu konfirmasi ke BKPSDM).")
+    x = b.balance
+    text = (
+        f"🗓 <b>Sisa cuti tahunan Anda: {x.total} hari kerja</b>\n"
+        f"• {year - 2} (N-2): {x.n2} hari\n• {year - 1} (N-1): {x.n1} hari\n• {year} (N): {x.n} hari\n"
+        "<i>Dasar: PP 11/2017 Pasal 311-312; Peraturan BKN 24/2017 (sisa tahun lalu).</i>"
+    )
+    if not b.has_ledger:
+        text += ("\n⚠️ Belum ada catatan cuti Anda di sistem ini: angka di atas hanya hak tahun berjalan dan "
+                 "belum memperhitungkan cuti yang sudah diambil. Pastikan ke pengelola kepegawaian OPD.")
+    return text

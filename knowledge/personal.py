@@ -1,4 +1,5 @@
-"""Recognises questions about the asker's own dates ("kapan KGB saya?"), from personal.yaml."""
+"""Recognises questions about the asker's own data ("kapan KGB saya?", "sisa cuti saya"), from
+personal.yaml."""
 from __future__ import annotations
 
 import re
@@ -12,9 +13,12 @@ _WORDS = re.compile(r"[a-z0-9]+")
 
 
 @lru_cache(maxsize=4)
-def _load(path: Path) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...], tuple[str, ...]]:
+def _load(path: Path) -> tuple[dict[str, tuple[bool, tuple[str, ...]]], tuple[str, ...], tuple[str, ...]]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    topics = {k: tuple(str(w).lower() for w in v) for k, v in (data.get("topics") or {}).items()}
+    topics = {
+        k: (bool(v.get("needs_when", True)), tuple(str(w).lower() for w in v.get("words") or []))
+        for k, v in (data.get("topics") or {}).items()
+    }
     return topics, tuple(str(w).lower() for w in data.get("self") or []), tuple(str(w).lower() for w in data.get("when") or [])
 
 
@@ -23,12 +27,14 @@ def _has(padded: str, words: tuple[str, ...]) -> bool:
 
 
 def personal_topic(message: str, path: Path = PERSONAL_PATH) -> str | None:
-    """"kgb", "kp" or "pensiun" when the message asks for the asker's own date, else None."""
+    """The topic ("kgb", "kp", "pensiun", "saldo-cuti") when the message asks for the asker's own
+    data, else None."""
     topics, self_words, when_words = _load(path)
     padded = " " + " ".join(_WORDS.findall(message.lower())) + " "
-    if len(padded) > 150 or not (_has(padded, self_words) and _has(padded, when_words)):
+    if len(padded) > 150 or not _has(padded, self_words):
         return None
-    for topic, words in topics.items():
-        if _has(padded, words):
+    has_when = _has(padded, when_words)
+    for topic, (needs_when, words) in topics.items():
+        if _has(padded, words) and (has_when or not needs_when):
             return topic
     return None

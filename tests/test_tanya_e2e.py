@@ -271,3 +271,23 @@ async def test_own_dates_for_a_linked_employee(running: Running) -> None:
     assert "TMT pensiun: 1 Februari 2048" in replies[-1].text and "58 tahun" in replies[-1].text
     replies = await alice.send("kapan saya naik pangkat?")
     assert "Kenaikan pangkat paling cepat: 1 Oktober 2026" in replies[-1].text
+
+
+async def test_own_cuti_balance(running: Running, tmp_path: Path) -> None:
+    from datetime import date
+
+    from services.cuti.saldo_import import import_saldo_cuti
+    from tests.test_bot_e2e import link_alice
+
+    await link_alice(running)
+    alice = running.api.user(5001)
+    replies = await alice.send("sisa cuti saya berapa?")
+    assert "Sisa cuti tahunan Anda: 12 hari kerja" in replies[-1].text
+    assert "Belum ada catatan cuti" in replies[-1].text
+    year = date.today().year
+    f = tmp_path / "saldo.csv"
+    f.write_text(f"nip,tahun,sisa\n199001092014121001,{year - 1},4\n199001092014121001,{year},3\n", encoding="utf-8")
+    await import_saldo_cuti(running.app.sessions, f)
+    replies = await alice.send("sisa cuti sy brp ya")
+    assert "Sisa cuti tahunan Anda: 7 hari kerja" in replies[-1].text
+    assert f"{year - 1} (N-1): 4 hari" in replies[-1].text and "Belum ada catatan" not in replies[-1].text

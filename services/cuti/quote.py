@@ -162,3 +162,26 @@ def format_text(q: Quote, req: Request) -> str:
         lines.append("Catatan:")
         lines += [f"- [{p.code}] {p.message}" for p in q.problems]
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class AnnualBalance:
+    balance: Balance | None  # None: not entitled (e.g. less than 1 year of service, or Non-PNS)
+    has_ledger: bool  # False: nothing imported or recorded yet, so the figure is the bare entitlement
+
+
+async def annual_balance(session: AsyncSession, employee: Employee, *, today: date,
+                         agency_dir: Path | None = None) -> AnnualBalance:
+    """The employee's cuti tahunan balance today, split N-2 / N-1 / N (for "sisa cuti saya")."""
+    if employee.status == "NON-PNS":
+        return AnnualBalance(None, False)
+    config = load_config(agency_dir)
+    rows = (await session.execute(select(CutiLedgerEntry).where(
+        CutiLedgerEntry.employee_id == employee.id, CutiLedgerEntry.year >= today.year - 2,
+    ))).scalars().all()
+    ledger = [LedgerLine(r.year, r.kind, r.days, r.effective_date) for r in rows]
+    entitled = employee.tmt_cpns is not None and rules.full_years(employee.tmt_cpns, today) >= 1
+    if not entitled:
+        return AnnualBalance(None, bool(ledger))
+    balance = compute_balance(ledger, today.year, rules=carry_rules(config, employee.status), default_hak=12)
+    return AnnualBalance(balance, bool(ledger))
