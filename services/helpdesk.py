@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.models import HelpdeskQuestion, KnowledgeGap, utcnow
@@ -29,11 +30,13 @@ async def record_gap(session: AsyncSession, normalized: str, *, now: datetime | 
     key = scrub(normalized)
     if not key:
         return
-    res = await session.execute(
-        update(KnowledgeGap).where(KnowledgeGap.text == key).values(count=KnowledgeGap.count + 1, last_seen=now)
-    )
-    if res.rowcount == 0:
-        session.add(KnowledgeGap(text=key, count=1, first_seen=now, last_seen=now))
+    bump = update(KnowledgeGap).where(KnowledgeGap.text == key).values(count=KnowledgeGap.count + 1, last_seen=now)
+    if (await session.execute(bump)).rowcount == 0:
+        try:
+            async with session.begin_nested():
+                session.add(KnowledgeGap(text=key, count=1, first_seen=now, last_seen=now))
+        except IntegrityError:  # another instance inserted the same text a moment ago
+            await session.execute(bump)
     await session.commit()
 
 
