@@ -74,7 +74,8 @@ async def handoff_command(
                                         helpdesk_chat_id, agency))
 
 
-@router.message(HumanForm.question, F.text, ~F.text.startswith("/"), F.text != texts.BTN_CANCEL)
+@router.message(HumanForm.question, F.text, ~F.text.startswith("/"), F.text != texts.BTN_CANCEL,
+                ~F.text.in_(texts.MENU_ITEMS))
 async def question_for_human(
     message: Message, state: FSMContext, session: AsyncSession, linking: LinkingService,
     helpdesk_chat_id: int | None, agency: Agency, bot: Bot,

@@ -55,15 +55,11 @@ async def prompt_question(message: Message) -> None:
 INTENT_SECTION = {"syarat": "syarat", "prosedur": "prosedur", "dasar": "dasar"}
 
 
-async def show_entry(message: Message, entry: Entry, *, edit: bool = False, section: str = "card") -> None:
+async def show_entry(message: Message, entry: Entry, *, section: str = "card") -> None:
     if section == "syarat" and not entry.requirements or section == "prosedur" and not entry.steps:
         section = "card"
     text = render.answer_card(entry, html=True) if section == "card" else render.section(entry, section, html=True)
-    markup = keyboards.entry_actions(entry, current=section)
-    if edit:
-        await message.edit_text(text, reply_markup=markup)
-    else:
-        await message.answer(text, reply_markup=markup)
+    await message.answer(text, reply_markup=keyboards.entry_actions(entry, current=section))
 
 
 @router.message(F.text, ~F.text.startswith("/"))
