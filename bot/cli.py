@@ -255,6 +255,56 @@ async def cmd_import_saldo(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if report.applied else 1
 
 
+async def cmd_izin_belajar(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+    from datetime import date
+
+    from sqlalchemy import or_, select
+
+    from knowledge.kb import ENTRIES_DIR, KBError, load_kb
+    from services import izin_belajar
+    from services.models import Employee
+
+    try:
+        entry = load_kb(settings.kb_dir or ENTRIES_DIR).get("sop-62")
+    except KBError as e:
+        print(f"Basis pengetahuan tidak valid (asnbot kb check): {e}", file=sys.stderr)
+        return 2
+    # The checklist is the published syarat of SOP 62: what the bot tells and asks cannot drift.
+    documents = [r.item for r in entry.requirements] if entry else []
+    engine, sessions = await _sessions(settings)
+    try:
+        async with sessions() as s:
+            key = args.nip.replace(" ", "").upper()
+            emp = (await s.execute(select(Employee).where(
+                Employee.active.is_(True), or_(Employee.nip == key, Employee.nomor_non_pns == key)))).scalar_one_or_none()
+    finally:
+        await engine.dispose()
+    if emp is None:
+        print(f"Tidak ada pegawai aktif dengan NIP/nomor {args.nip}.", file=sys.stderr)
+        return 1
+    today = date.fromisoformat(args.today) if args.today else datetime_today(settings)
+    result = izin_belajar.check(emp, args.jenjang, today=today, documents=documents,
+                                config=izin_belajar.load_config(settings.agency_dir))
+    if args.json:
+        print(json.dumps(result.as_json(), ensure_ascii=False))
+    else:
+        print(f"Izin belajar {args.jenjang.upper()} untuk {emp.full_name}: "
+              + ("DAPAT diajukan." if result.eligible else "BELUM dapat diajukan."))
+        for p in result.problems:
+            print(f"- {p.message}")
+        print("Dokumen yang perlu disiapkan:")
+        for i, d in enumerate(result.documents, 1):
+            print(f"{i}. {d}")
+    return 0 if result.eligible else 3
+
+
+def datetime_today(settings: Settings):  # noqa: ANN201
+    from datetime import datetime
+
+    return datetime.now(settings.zone).date()
+
+
 async def cmd_cuti(settings: Settings, args: argparse.Namespace) -> int:
     import json
     from datetime import date, datetime
@@ -336,6 +386,14 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("import-saldo-cuti", help="impor saldo awal cuti tahunan (kolom: nip, tahun, sisa)")
     sc.add_argument("file")
     sc.set_defaults(func=cmd_import_saldo)
+
+    ib = sub.add_parser("izin-belajar", help="izin belajar: cek kelayakan dan dokumen tanpa mengajukan")
+    ib.add_argument("action", choices=["check"])
+    ib.add_argument("--nip", required=True)
+    ib.add_argument("--jenjang", required=True, help="D3, D4, S1, S2 atau S3")
+    ib.add_argument("--json", action="store_true")
+    ib.add_argument("--today", help="tanggal acuan YYYY-MM-DD (bawaan: hari ini)")
+    ib.set_defaults(func=cmd_izin_belajar)
 
     cu = sub.add_parser("cuti", help="cuti: hitung permohonan tanpa mengajukan (quote)")
     cu.add_argument("action", choices=["quote"])
