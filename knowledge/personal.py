@@ -2,14 +2,14 @@
 personal.yaml."""
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
+from knowledge.phrases import has_any, padded_words
+
 PERSONAL_PATH = Path(__file__).with_name("personal.yaml")
-_WORDS = re.compile(r"[a-z0-9]+")
 
 
 @lru_cache(maxsize=4)
@@ -22,19 +22,15 @@ def _load(path: Path) -> tuple[dict[str, tuple[bool, tuple[str, ...]]], tuple[st
     return topics, tuple(str(w).lower() for w in data.get("self") or []), tuple(str(w).lower() for w in data.get("when") or [])
 
 
-def _has(padded: str, words: tuple[str, ...]) -> bool:
-    return any(f" {w} " in padded for w in words)
-
-
 def personal_topic(message: str, path: Path = PERSONAL_PATH) -> str | None:
     """The topic ("kgb", "kp", "pensiun", "saldo-cuti") when the message asks for the asker's own
     data, else None."""
     topics, self_words, when_words = _load(path)
-    padded = " " + " ".join(_WORDS.findall(message.lower())) + " "
-    if len(padded) > 150 or not _has(padded, self_words):
+    padded = padded_words(message)
+    if len(padded) > 150 or not has_any(padded, self_words):
         return None
-    has_when = _has(padded, when_words)
+    has_when = has_any(padded, when_words)
     for topic, (needs_when, words) in topics.items():
-        if _has(padded, words) and (has_when or not needs_when):
+        if has_any(padded, words) and (has_when or not needs_when):
             return topic
     return None
