@@ -259,11 +259,9 @@ async def cmd_izin_belajar(settings: Settings, args: argparse.Namespace) -> int:
     import json
     from datetime import date
 
-    from sqlalchemy import or_, select
-
     from knowledge.kb import ENTRIES_DIR, KBError, load_kb
     from services import izin_belajar
-    from services.models import Employee
+    from services.employees import find_by_identifier
 
     try:
         entry = load_kb(settings.kb_dir or ENTRIES_DIR).get("sop-62")
@@ -275,9 +273,7 @@ async def cmd_izin_belajar(settings: Settings, args: argparse.Namespace) -> int:
     engine, sessions = await _sessions(settings)
     try:
         async with sessions() as s:
-            key = args.nip.replace(" ", "").upper()
-            emp = (await s.execute(select(Employee).where(
-                Employee.active.is_(True), or_(Employee.nip == key, Employee.nomor_non_pns == key)))).scalar_one_or_none()
+            emp = await find_by_identifier(s, args.nip)
     finally:
         await engine.dispose()
     if emp is None:

@@ -1,9 +1,10 @@
 """Read models of the personnel database used by the bot and the CLI."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -33,6 +34,22 @@ class Profile:
     eselon: str | None
     pangkat: str
     superior: str | None
+
+
+def normalize_identifier(raw: str) -> str:
+    """NIP / NI PPPK / Non-PNS number as stored: no spaces or dots, upper case."""
+    return re.sub(r"[\s.]", "", raw).upper()
+
+
+async def find_by_identifier(session: AsyncSession, identifier: str, *, active_only: bool = True) -> Employee | None:
+    """The employee with this NIP, NI PPPK or Non-PNS number (spaces and dots allowed)."""
+    key = normalize_identifier(identifier)
+    if not key:
+        return None
+    stmt = select(Employee).where(or_(Employee.nip == key, Employee.nomor_non_pns == key))
+    if active_only:
+        stmt = stmt.where(Employee.active.is_(True))
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def unit_path(session: AsyncSession, unit_id: int) -> list[Unit]:

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import audit
 from services.audit import Action
+from services.employees import find_by_identifier
 from services.models import AuditLog, Employee, LinkCode, TelegramAccount, utcnow
 from services.phone import PhoneError, normalize_phone
 from services.security import check_verification, link_code_hash, new_link_code, normalize_link_code
@@ -177,12 +178,7 @@ class LinkingService:
     # ---- fallback: one-time codes ---------------------------------------------------------
     async def issue_code(self, identifier: str, *, created_by: str, now: datetime | None = None) -> tuple[str, datetime, Employee]:
         now = now or utcnow()
-        ident = identifier.strip().replace(" ", "").upper()
-        employee = (
-            await self.session.execute(
-                select(Employee).where(or_(Employee.nip == ident, Employee.nomor_non_pns == ident), Employee.active.is_(True))
-            )
-        ).scalar_one_or_none()
+        employee = await find_by_identifier(self.session, identifier)
         if employee is None:
             raise CodeNotIssued(f"Tidak ada pegawai aktif dengan NIP/nomor {identifier}.")
         code = new_link_code()
@@ -279,10 +275,7 @@ class LinkingService:
     async def link_directly(self, who: TelegramProfile, identifier: str, *, method: str) -> Employee:
         """Used by the local console chat (`asnbot chat --as NIP`): a developer on the
         machine itself already has full database access, so no verification is asked."""
-        ident = identifier.strip().replace(" ", "").upper()
-        employee = (
-            await self.session.execute(select(Employee).where(or_(Employee.nip == ident, Employee.nomor_non_pns == ident)))
-        ).scalar_one_or_none()
+        employee = await find_by_identifier(self.session, identifier, active_only=False)
         if employee is None:
             raise CodeNotIssued(f"Tidak ada pegawai dengan NIP/nomor {identifier}.")
         await self._link(who, employee, method=method)

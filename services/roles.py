@@ -1,11 +1,12 @@
 """Staff roles (admin, verifier per bidang, broadcaster, approver)."""
 from __future__ import annotations
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import audit
 from services.audit import Action
+from services.employees import find_by_identifier
 from services.models import Employee, Role, StaffRole
 
 
@@ -14,10 +15,7 @@ class RoleError(ValueError):
 
 
 async def _employee(session: AsyncSession, identifier: str) -> Employee:
-    ident = identifier.strip().replace(" ", "").upper()
-    emp = (
-        await session.execute(select(Employee).where(or_(Employee.nip == ident, Employee.nomor_non_pns == ident)))
-    ).scalar_one_or_none()
+    emp = await find_by_identifier(session, identifier, active_only=False)
     if emp is None:
         raise RoleError(f"Tidak ada pegawai dengan NIP/nomor {identifier}.")
     return emp

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cuti import rules
@@ -16,6 +16,7 @@ from services.cuti.balance import Balance, CarryRules, LedgerLine, compute_balan
 from services.cuti.calendar import Excluded, build_calendar, unit_work_days
 from services.cuti.config import CutiConfig, load_config
 from services.cuti.rules import Applicant, LeavePeriod, Problem, Request
+from services.employees import find_by_identifier
 from services.models import CutiLedgerEntry, Employee, Unit
 
 
@@ -127,10 +128,7 @@ async def unit_chain_work_days(session: AsyncSession, unit_id: int) -> str:
 async def quote(session: AsyncSession, identifier: str, req: Request, *, today: date,
                 existing: Iterable[LeavePeriod] = (), agency_dir: Path | None = None) -> Quote:
     """Quote for an active employee by NIP (spaces allowed) or Non-PNS number."""
-    key = identifier.replace(" ", "")
-    employee = (await session.execute(select(Employee).where(
-        Employee.active.is_(True), or_(Employee.nip == key, Employee.nomor_non_pns == identifier.strip()),
-    ))).scalar_one_or_none()
+    employee = await find_by_identifier(session, identifier)
     if employee is None:
         raise QuoteError(f"Tidak ada pegawai aktif dengan NIP/nomor {identifier}.")
     work_days = await unit_chain_work_days(session, employee.unit_id)
