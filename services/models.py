@@ -278,3 +278,136 @@ class CutiLedgerEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (Index("ix_cuti_ledger_employee_year", "employee_id", "year"),)
+
+
+class Application(Base):
+    """One request an employee files (cuti, izin belajar) and its place in the approval chain.
+
+    The form's answers live in `data` (JSON) because each type asks different things; the
+    columns are what the workflow, the queues and the authorisation checks query on.
+    `version` increases with every transition: an action quoting an older version (a stale or
+    repeated button, or a second approver acting at the same moment) is refused.
+    """
+
+    __tablename__ = "applications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(30), unique=True)  # CUTI-2026-000012
+    type: Mapped[str] = mapped_column(String(20))  # "cuti" / "izin-belajar"
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # see services.applications.engine.Status
+    step: Mapped[str | None] = mapped_column(String(20))  # atasan / verifikasi / pejabat while pending
+    # Who is expected to act at `step` (NULL: a queue, e.g. BKPSDM verifiers).
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="SET NULL"), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Idempotency key of the submitting form: a double tap or resend files one application.
+    submit_key: Mapped[str] = mapped_column(String(120), unique=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    step_since: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)  # for approver reminders
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    employee: Mapped[Employee] = relationship(foreign_keys=[employee_id], lazy="raise")
+
+    __table_args__ = (Index("ix_applications_status_step", "status", "step"),)
+
+
+class ApplicationEvent(Base):
+    """Every transition: who acted (and for whom, when standing in), when, what, and why."""
+
+    __tablename__ = "application_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="SET NULL"))
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="SET NULL"))
+    actor_label: Mapped[str | None] = mapped_column(String(200))  # e.g. "Plh. Kepala Dinas ..." / "sistem"
+    step: Mapped[str | None] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(30))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ApplicationFile(Base):
+    """A document attached to an application, stored content-addressed on disk (not only as a
+    Telegram file id, which staff outside Telegram cannot open)."""
+
+    __tablename__ = "application_files"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"), index=True)
+    doc_key: Mapped[str] = mapped_column(String(80))  # which requirement it answers
+    label: Mapped[str] = mapped_column(String(300))
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    mime: Mapped[str] = mapped_column(String(60))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(200))  # relative to DATA_DIR/files
+    telegram_file_id: Mapped[str | None] = mapped_column(String(200))
+    # A document replaced during revision stays for the record but no longer counts.
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Letter(Base):
+    """An issued letter (surat izin cuti / surat izin belajar), kept and verifiable by code."""
+
+    __tablename__ = "letters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), unique=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    path: Mapped[str] = mapped_column(String(200))  # relative to DATA_DIR/letters
+    sha256: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Delegation(Base):
+    """An acting official (Plt/Plh) standing in for an approver for a period, set by staff."""
+
+    __tablename__ = "delegations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    principal_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"), index=True)
+    acting_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(4))  # Plt / Plh
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OutboxMessage(Base):
+    """A message to send, written in the same transaction as the change that causes it
+    (transactional outbox). The delivery worker in bot/ sends it and records the outcome;
+    services never call Telegram. `dedupe_key` makes every message go out at most once.
+
+    payload: Bot API parameters without chat_id, e.g. {"text": ..., "parse_mode": "HTML",
+    "reply_markup": {"inline_keyboard": [...]}} for method sendMessage, or for sendDocument
+    {"document_path": "letters/x.pdf" (relative to DATA_DIR), "file_name": ..., "caption": ...}.
+    """
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    employee_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="SET NULL"))
+    method: Mapped[str] = mapped_column(String(30), default="sendMessage")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # urgent: application steps; non-urgent (reminders, broadcasts) wait for the end of quiet hours.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=True)
+    broadcast_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending/sent/failed/blocked
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A worker holds a row while sending it; another worker may take it once the lease ends.
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    locked_by: Mapped[str | None] = mapped_column(String(80))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_outbox_status_not_before", "status", "not_before"),)
