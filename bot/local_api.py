@@ -4,7 +4,8 @@ The real aiogram ``Bot`` talks to it through
 ``AiohttpSession(api=TelegramAPIServer.from_base(api.base_url))`` and the real
 ``Dispatcher`` long-polls it with ``getUpdates``.  The other half of the fake is
 the *user side*: :class:`ChatClient` plays a Telegram client in a private chat
-(sends text, shares a contact, presses buttons) and observes what the bot sends.
+(sends text, shares a contact, sends files, presses buttons) and observes what
+the bot sends.
 
 It is used by the end-to-end tests and by the local console chat
 (``asnbot chat``).  Only the stdlib and aiohttp are used.
@@ -21,6 +22,15 @@ Fidelity notes (where it mirrors Telegram, and where it is deliberately stricter
   Inside attribute values a bare ``&`` is still accepted (URLs with query
   strings, as aiogram's ``html.link`` writes them).
 * MarkdownV2/Markdown are not implemented and are rejected loudly.
+* Files: users send documents/photos (:meth:`ChatClient.send_document`,
+  :meth:`ChatClient.send_photo`); the bot fetches them like from Telegram, with
+  ``getFile`` (refusing files over 20 MB) and ``GET /file/bot<token>/<file_path>``,
+  so aiogram's ``Bot.download`` works unchanged.  A ``file_path`` exists only
+  after ``getFile``, as in Telegram.  Files the bot uploads get a file_id too (it
+  can send them again by id, or ``getFile`` them) and their bytes are kept in
+  ``BotMessage.document["content"]``.  Sending a file_id of the wrong kind
+  (a photo's id with ``sendDocument`` or vice versa) fails like in Telegram;
+  unknown file_ids/URLs are accepted and only remembered.
 
 The "processed" handshake: tests run the dispatcher with
 ``handle_as_tasks=False``, so a ``getUpdates`` whose ``offset`` is above an
@@ -34,9 +44,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import inspect
 import json
 import logging
+import mimetypes
 import re
 import socket
 import time
@@ -68,6 +80,9 @@ MAX_INLINE_BUTTONS = 100
 MAX_REPLY_BUTTONS = 300
 MAX_CALLBACK_ANSWER_TEXT = 200
 MAX_COMMANDS = 100
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile refuses bigger files
+# Sizes Telegram makes of a sent photo (smallest first, like message.photo).
+PHOTO_SIZES = ((90, 68), (320, 240), (1280, 960))
 
 _NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "
@@ -536,6 +551,40 @@ class UploadedFile:
 
 
 @dataclass
+class _StoredFile:
+    """A file the server holds: sent by a user, or uploaded by the bot."""
+
+    file_id: str
+    file_unique_id: str
+    kind: str  # "document" or "photo"
+    content: bytes
+    file_name: str | None = None
+    mime_type: str | None = None
+    width: int | None = None  # photo sizes only
+    height: int | None = None
+    file_path: str | None = None  # assigned by the first getFile
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+        }
+        if self.kind == "photo":
+            data["width"], data["height"] = self.width, self.height
+        else:
+            if self.file_name:
+                data["file_name"] = self.file_name
+            if self.mime_type:
+                data["mime_type"] = self.mime_type
+        data["file_size"] = self.size
+        return data
+
+
+@dataclass
 class BotMessage:
     """A message the bot has in a chat, as the user sees it."""
 
@@ -546,7 +595,9 @@ class BotMessage:
     entities: list[dict[str, Any]] = field(default_factory=list)
     reply_markup: dict[str, Any] | None = None  # as sent (inline or reply keyboard)
     kind: str = "text"  # "text", "document", "photo"
-    document: dict[str, Any] | None = None  # file_name/size/content(/file_id) of the file
+    # file_id, file_unique_id, file_name, size, content (bytes, None when sent by an
+    # unknown file_id/URL), mime_type of the file
+    document: dict[str, Any] | None = None
     edited: bool = False
     date: int = 0
     edit_date: int | None = None
@@ -731,6 +782,40 @@ class ChatClient:
         message["contact"] = contact
         return await self._api._push_update(self, "message", message, timeout=timeout)
 
+    async def send_document(
+        self,
+        content: bytes,
+        file_name: str,
+        mime_type: str,
+        *,
+        caption: str | None = None,
+        timeout: float = 10.0,
+    ) -> list[BotMessage]:
+        """Send a file as a document and wait until the bot has processed it.
+
+        ``mime_type`` is what the client claims (Telegram passes it on unchecked), so
+        a test can send a "sk.pdf" holding anything.  The bot gets it with getFile
+        and the download URL, like from Telegram.
+        """
+        message = self._new_file_message(content, caption)
+        record = self._api._register_file(
+            bytes(content), "document", file_name=file_name, mime_type=mime_type
+        )
+        message["document"] = record.to_json()
+        return await self._api._push_update(self, "message", message, timeout=timeout)
+
+    async def send_photo(
+        self, content: bytes, *, caption: str | None = None, timeout: float = 10.0
+    ) -> list[BotMessage]:
+        """Send a (compressed) photo: the message carries several PhotoSize of increasing
+        dimensions, the largest last; every size downloads as ``content``."""
+        message = self._new_file_message(content, caption)
+        message["photo"] = [
+            self._api._register_file(bytes(content), "photo", width=w, height=h).to_json()
+            for w, h in PHOTO_SIZES
+        ]
+        return await self._api._push_update(self, "message", message, timeout=timeout)
+
     async def press(
         self,
         label_or_index: str | int,
@@ -830,6 +915,18 @@ class ChatClient:
         message_id = self._next_message_id
         self._next_message_id += 1
         return message_id
+
+    def _new_file_message(self, content: bytes, caption: str | None) -> dict[str, Any]:
+        if not content:
+            raise ValueError("Telegram clients cannot send an empty file")
+        if caption is not None and len(caption) > MAX_CAPTION_LENGTH:
+            raise ValueError(
+                f"Telegram clients cannot send a caption over {MAX_CAPTION_LENGTH} chars"
+            )
+        message = self._new_user_message()
+        if caption and caption.strip():
+            message["caption"] = caption.strip(_TRIM_CHARS)
+        return message
 
     def _new_user_message(self) -> dict[str, Any]:
         message_id = self._take_message_id()
@@ -950,7 +1047,11 @@ class LocalBotAPI:
         self.webhook_deleted = False
         self.webhook_url = ""
         self.chats: dict[int, ChatClient] = {}
+        self.downloads: list[str] = []  # file paths fetched from the download endpoint
 
+        self._files: dict[str, _StoredFile] = {}  # by file_id
+        self._files_by_path: dict[str, _StoredFile] = {}
+        self._next_file = 1
         self._runner: web.AppRunner | None = None
         self._closing = False
         self._updates: list[_PendingUpdate] = []
@@ -974,6 +1075,7 @@ class LocalBotAPI:
             "getMyCommands",
             "deleteMyCommands",
             "getChat",
+            "getFile",
             "sendMessage",
             "sendDocument",
             "sendPhoto",
@@ -997,6 +1099,7 @@ class LocalBotAPI:
         # Files up to 50 MB, the Bot API's upload limit.
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._handle_download)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
@@ -1083,6 +1186,13 @@ class LocalBotAPI:
     def calls_of(self, method: str) -> list[dict[str, Any]]:
         """Params of every received call of ``method`` (case-insensitive)."""
         return [params for name, params in self.calls if name.lower() == method.lower()]
+
+    def file_content(self, file_id: str) -> bytes:
+        """The bytes behind a file_id (sent by a user or uploaded by the bot)."""
+        record = self._files.get(file_id)
+        if record is None:
+            raise LookupError(f"unknown file_id {file_id!r}")
+        return record.content
 
     @property
     def pending_update_count(self) -> int:
@@ -1173,7 +1283,47 @@ class LocalBotAPI:
         self._callback_queries[query_id] = (chat, False)
         return query_id
 
+    def _register_file(
+        self,
+        content: bytes,
+        kind: str,
+        *,
+        file_name: str | None = None,
+        mime_type: str | None = None,
+        width: int | None = None,
+        height: int | None = None,
+    ) -> _StoredFile:
+        number = self._next_file
+        self._next_file += 1
+        # Like Telegram's, the unique id is stable for the same file (here: same bytes
+        # and size); file ids are opaque and differ per upload.
+        digest = hashlib.sha256(content).hexdigest()[:16]
+        unique = digest if kind == "document" else f"{digest}-{width}x{height}"
+        prefix = "BQAD" if kind == "document" else "AgAD"
+        record = _StoredFile(
+            file_id=f"{prefix}{number:06d}{digest[:8]}",
+            file_unique_id=unique,
+            kind=kind,
+            content=content,
+            file_name=file_name,
+            mime_type=mime_type,
+            width=width,
+            height=height,
+        )
+        self._files[record.file_id] = record
+        return record
+
     # ---- HTTP -----------------------------------------------------------------------
+    async def _handle_download(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != self.token:
+            return _json_error(_APIError(401, "Unauthorized"))
+        path = request.match_info["path"]
+        record = self._files_by_path.get(path)
+        if record is None:
+            return _json_error(_APIError(404, "Not Found"))
+        self.downloads.append(path)
+        return web.Response(body=record.content, content_type="application/octet-stream")
+
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
             return _json_error(_APIError(401, "Unauthorized"))
@@ -1321,7 +1471,8 @@ class LocalBotAPI:
             doc = message.document or {}
             file_info = {
                 "file_id": doc.get("file_id") or f"local-{chat.user_id}-{message.message_id}",
-                "file_unique_id": f"u{chat.user_id}m{message.message_id}",
+                "file_unique_id": doc.get("file_unique_id")
+                or f"u{chat.user_id}m{message.message_id}",
             }
             if doc.get("size") is not None:
                 file_info["file_size"] = doc["size"]
@@ -1550,21 +1701,60 @@ class LocalBotAPI:
         )
         return self._deliver(chat, message)
 
+    def _m_getFile(self, params: dict[str, Any]) -> dict[str, Any]:
+        record = self._files.get(str(params.get("file_id") or ""))
+        if record is None:
+            raise _bad("invalid file_id")
+        if record.size > MAX_DOWNLOAD_BYTES:
+            raise _bad("file is too big")
+        if record.file_path is None:
+            folder = "photos" if record.kind == "photo" else "documents"
+            ext = ".jpg" if record.kind == "photo" else _safe_extension(record.file_name)
+            record.file_path = f"{folder}/file_{len(self._files_by_path)}{ext}"
+            self._files_by_path[record.file_path] = record
+        return {
+            "file_id": record.file_id,
+            "file_unique_id": record.file_unique_id,
+            "file_size": record.size,
+            "file_path": record.file_path,
+        }
+
     def _send_file(self, params: dict[str, Any], kind: str) -> dict[str, Any]:
         chat = self._chat(params)
         value = params.get(kind)
+        record: _StoredFile | None = None
         if isinstance(value, UploadedFile):
-            document: dict[str, Any] = {
-                "file_name": value.file_name,
-                "size": value.size,
-                "content": value.content,
-                "mime_type": value.content_type,
-            }
+            # Telegram names the type after the file name, not the part's header
+            # (aiogram sends application/octet-stream).
+            mime = mimetypes.guess_type(value.file_name)[0] or value.content_type
+            record = self._register_file(
+                value.content,
+                kind,
+                file_name=value.file_name if kind == "document" else None,
+                mime_type=mime if kind == "document" else None,
+                width=320 if kind == "photo" else None,
+                height=320 if kind == "photo" else None,
+            )
+            document: dict[str, Any] = {"file_name": value.file_name, "mime_type": mime}
         elif isinstance(value, str) and value:
-            # A file_id or a URL: Telegram would fetch/reuse it; we only remember it.
-            document = {"file_id": value, "file_name": None, "size": None, "content": None}
+            record = self._files.get(value)
+            if record is None:
+                # A URL or a file_id we never issued: Telegram would fetch/reuse it;
+                # we only remember it.
+                document = {"file_id": value, "file_name": None, "size": None, "content": None}
+            elif record.kind != kind:
+                raise _bad("type of file mismatch")
+            else:
+                document = {"file_name": record.file_name, "mime_type": record.mime_type}
         else:
             raise _bad(f"there is no {kind} in the request")
+        if record is not None:
+            document.update(
+                file_id=record.file_id,
+                file_unique_id=record.file_unique_id,
+                size=record.size,
+                content=record.content,
+            )
         plain, html_source, entities = self._formatted(
             params, "caption", "caption_entities", MAX_CAPTION_LENGTH
         )
@@ -1690,6 +1880,15 @@ def _int_param(params: dict[str, Any], key: str) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         raise _bad(f"invalid {key} specified") from None
+
+
+_EXTENSION_RE = re.compile(r"\.[A-Za-z0-9]{1,10}$")
+
+
+def _safe_extension(file_name: str | None) -> str:
+    """The file name's extension for a file_path (never user-controlled path parts)."""
+    match = _EXTENSION_RE.search(file_name or "")
+    return match.group(0).lower() if match else ""
 
 
 def _bool_param(params: dict[str, Any], key: str) -> bool:
