@@ -26,6 +26,7 @@ from handlers import routers, texts
 from knowledge.engine import Engine
 from knowledge.kb import ENTRIES_DIR, KBError, KnowledgeBase, KnowledgeStore, Problem
 from services.agency import DEFAULT_AGENCY_DIR, Agency, load_agency
+from services.applications.engine import Context
 from services.db import make_engine, make_sessionmaker, migrate
 from services.linking import LinkingService, LinkPolicy
 from services.models import Employee
@@ -40,10 +41,12 @@ DEMO_FILE = Path(__file__).resolve().parent.parent / "services" / "data" / "demo
 class ServicesMiddleware(BaseMiddleware):
     """One database session per update, and the services built on it, injected by name."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], key: bytes, policy: LinkPolicy) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], key: bytes, policy: LinkPolicy,
+                 settings: Settings | None = None) -> None:
         self.sessions = sessions
         self.key = key
         self.policy = policy
+        self.settings = settings
 
     async def __call__(
         self,
@@ -54,7 +57,18 @@ class ServicesMiddleware(BaseMiddleware):
         async with self.sessions() as session:
             data["session"] = session
             data["linking"] = LinkingService(session, self.key, self.policy)
+            if self.settings is not None:
+                data["actx"] = await self._context(data.get("bot"))
             return await handler(event, data)
+
+    async def _context(self, bot: Bot | None) -> Context:
+        s = self.settings
+        assert s is not None
+        username = None
+        if bot is not None:
+            with contextlib.suppress(Exception):  # the letter's QR falls back to a text hint
+                username = (await bot.me()).username  # aiogram caches getMe
+        return Context(data_dir=s.data_dir, agency_dir=s.agency_dir, zone=s.zone, bot_username=username)
 
 
 class Knowledge:
@@ -169,7 +183,8 @@ def build_dispatcher(app: App) -> Dispatcher:
         helpdesk_chat_id=app.settings.helpdesk_chat_id,
         kb_watch_seconds=app.settings.kb_watch_seconds,
     )
-    dp.update.outer_middleware(ServicesMiddleware(app.sessions, app.settings.verification_secret, app.link_policy))
+    dp.update.outer_middleware(
+        ServicesMiddleware(app.sessions, app.settings.verification_secret, app.link_policy, app.settings))
     dp.include_routers(*routers())
     dp.startup.register(on_startup)
     dp.shutdown.register(on_shutdown)

@@ -711,6 +711,21 @@ class ChatClient:
         """Text (or caption) of the latest bot message in this chat."""
         return self.last_message.text
 
+    async def wait_for(self, predicate: Callable[[BotMessage], bool], *, timeout: float = 10.0,
+                       since: int = 0) -> BotMessage:
+        """Wait for a message the bot sends on its own (outbox delivery, reminders), i.e. not
+        as a reply to an update. `since`: index into `messages` to start looking from."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for m in self.messages[since:]:
+                if predicate(m):
+                    return m
+            if loop.time() >= deadline:
+                raise TimeoutError(f"no matching message in chat {self.user_id}; last: "
+                                   f"{[m.text[:60] for m in self.messages[-3:]]}")
+            await asyncio.sleep(0.02)
+
     def block(self) -> None:
         """The user blocks the bot: sends to this chat now fail with 403."""
         self.blocked = True

@@ -1,0 +1,398 @@
+"""The transactional outbox: messages are written in the transaction of the change that causes
+them, and the delivery worker (bot/sender.py) sends them and records each outcome.
+
+Writers (services) call :func:`enqueue` / :func:`enqueue_for_employee` with their own session
+and commit as usual: the state change and its messages are committed together or not at all.
+Nothing here talks to Telegram.
+
+Workers call :func:`claim` to lease due messages, send them, then record the outcome with one
+of the ``mark_*`` functions. A mark applies only while the row is still held by the same worker
+(``locked_by``), so a worker whose lease ran out and was taken over cannot overwrite the outcome
+recorded by the worker that took over.
+
+Ordering and per-chat pacing are kept in the database, so they hold across several worker
+processes: a message is claimable only when no earlier message of the same chat is due and no
+message of that chat is in flight, and recording a send pushes the chat's next message to at
+least ``chat_next_at`` (the per-chat rate limit).
+
+Exactly once, as seen by the user, and its one residual risk: Telegram's Bot API has no
+idempotency key, so the worker cannot ask "did you already accept this?". Each message is sent
+by at most one worker at a time (lease + ``SKIP LOCKED`` / conditional UPDATE) and is marked sent
+in its own short transaction right after Telegram answers. A graceful stop (SIGTERM, Ctrl+C,
+cancelling the worker task) lets in-flight sends finish and be recorded, so it never duplicates.
+Only if the process dies hard (SIGKILL, power loss) in the few milliseconds between Telegram
+accepting a message and that commit - or while the request is on the wire - is the message
+sent again once the lease expires. The same holds for a request that times out: Telegram may
+have delivered it, and it is retried, because a rare duplicate is better than a lost notice.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, event, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from services.models import OutboxMessage, TelegramAccount, utcnow
+
+log = logging.getLogger(__name__)
+
+PENDING, SENT, FAILED, BLOCKED = "pending", "sent", "failed", "blocked"
+METHODS = ("sendMessage", "sendDocument", "sendPhoto")
+_CAPTIONED = {"sendDocument": "document", "sendPhoto": "photo"}
+MAX_ERROR = 1000  # characters of an error kept in last_error
+
+
+# ---- writing --------------------------------------------------------------------------------
+async def enqueue(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    text: str | None = None,
+    dedupe_key: str,
+    method: str = "sendMessage",
+    payload: dict[str, Any] | None = None,
+    reply_markup: dict[str, Any] | None = None,
+    employee_id: int | None = None,
+    urgent: bool = True,
+    broadcast_id: int | None = None,
+    not_before: datetime | None = None,
+) -> bool:
+    """Add one message to the caller's transaction (not committed here). Returns False, adding
+    nothing, when a message with this ``dedupe_key`` exists already.
+
+    ``text`` is HTML (the bot's parse mode; escape user data): the message text, or the caption
+    of a document/photo. ``payload`` holds further Bot API parameters without chat_id; a file to
+    upload is named by ``document_path`` / ``photo_path`` relative to DATA_DIR (``file_name``
+    optional), or given as a Telegram file_id in ``document`` / ``photo``. ``urgent=False``
+    (reminders, broadcasts) waits for the end of quiet hours.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unsupported outbox method {method!r}; use one of {METHODS}")
+    if not dedupe_key or len(dedupe_key) > 160:
+        raise ValueError("dedupe_key must be 1-160 characters")
+    body = dict(payload or {})
+    if text is not None:
+        body["caption" if method in _CAPTIONED else "text"] = text
+    if reply_markup is not None:
+        body["reply_markup"] = reply_markup
+    if method == "sendMessage" and not body.get("text"):
+        raise ValueError("sendMessage needs a text")
+    if method in _CAPTIONED:
+        kind = _CAPTIONED[method]
+        if not body.get(f"{kind}_path") and not body.get(kind):
+            raise ValueError(f"{method} needs {kind}_path (relative to DATA_DIR) or a {kind} file_id")
+    # Autoflush makes rows added earlier in this same session visible to this check.
+    taken = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
+    if taken is not None:
+        return False
+    session.add(OutboxMessage(
+        dedupe_key=dedupe_key, chat_id=chat_id, employee_id=employee_id, method=method, payload=body,
+        urgent=urgent, broadcast_id=broadcast_id, status=PENDING, not_before=not_before or utcnow(),
+        attempts=0,
+    ))
+    _wake_workers_after_commit(session)
+    return True
+
+
+async def enqueue_for_employee(session: AsyncSession, employee_id: int, **message: Any) -> bool:
+    """:func:`enqueue` to the employee's linked Telegram chat. False (nothing added) when the
+    employee has no linked account, or the dedupe_key was used already."""
+    chat_id = await session.scalar(
+        select(TelegramAccount.chat_id).where(TelegramAccount.employee_id == employee_id)
+    )
+    if chat_id is None:
+        return False
+    return await enqueue(session, chat_id=chat_id, employee_id=employee_id, **message)
+
+
+async def clear_undeliverable(session: AsyncSession, telegram_user_id: int) -> bool:
+    """The user wrote to the bot again: they can be reached. Not committed here. Reads first so
+    that the common case (nothing to clear) writes nothing."""
+    marked = await session.scalar(select(TelegramAccount.id).where(
+        TelegramAccount.telegram_user_id == telegram_user_id, TelegramAccount.undeliverable_since.is_not(None)
+    ))
+    if marked is None:
+        return False
+    await session.execute(update(TelegramAccount).where(TelegramAccount.id == marked).values(undeliverable_since=None))
+    return True
+
+
+# ---- waking the worker after a commit ---------------------------------------------------------
+_listeners: list[Callable[[], None]] = []
+
+
+def subscribe(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` (on the event loop's thread) after each commit that added outbox rows,
+    so an idle worker in this process starts at once. Returns the unsubscribe function."""
+    _listeners.append(callback)
+    return lambda: _listeners.remove(callback) if callback in _listeners else None
+
+
+def _wake_workers_after_commit(session: AsyncSession) -> None:
+    sync = session.sync_session
+    if sync.info.get("_outbox_wake_armed"):
+        return
+    sync.info["_outbox_wake_armed"] = True
+
+    def fire(_session: Any) -> None:
+        sync.info.pop("_outbox_wake_armed", None)
+        for callback in list(_listeners):
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - a waker must never break the caller's commit
+                log.exception("outbox wake-up callback failed")
+
+    event.listen(sync, "after_commit", fire, once=True)
+
+
+# ---- quiet hours ------------------------------------------------------------------------------
+def parse_quiet_hours(value: str) -> tuple[time, time] | None:
+    """"21:00-06:00" -> (21:00, 06:00); empty -> None. The window may wrap past midnight."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        start_s, end_s = (p.strip() for p in value.split("-"))
+        start, end = time.fromisoformat(start_s), time.fromisoformat(end_s)
+    except ValueError:
+        raise ValueError(f"quiet hours must look like 21:00-06:00, got {value!r}") from None
+    if start == end:
+        raise ValueError("quiet hours start and end must differ")
+    return start, end
+
+
+def quiet_until(now: datetime, window: tuple[time, time] | None, zone: ZoneInfo) -> datetime | None:
+    """If ``now`` is inside the quiet window (local time in ``zone``), when it ends (UTC);
+    otherwise None."""
+    if window is None:
+        return None
+    start, end = window
+    local = now.astimezone(zone)
+    t = local.time().replace(tzinfo=None)
+    inside = start <= t < end if start < end else (t >= start or t < end)
+    if not inside:
+        return None
+    end_day = local.date() if t < end else local.date() + timedelta(days=1)
+    return datetime.combine(end_day, end, tzinfo=zone).astimezone(now.tzinfo)
+
+
+async def defer_quiet(sessions: async_sessionmaker[AsyncSession], *, now: datetime, until: datetime) -> int:
+    """Move non-urgent pending messages due before ``until`` (the end of quiet hours) to it.
+    Returns how many were moved; reads first so that a quiet night writes nothing."""
+    due = and_(
+        OutboxMessage.status == PENDING,
+        OutboxMessage.urgent.is_(False),
+        OutboxMessage.not_before < until,
+        _lease_free(now),
+    )
+    async with sessions() as session:
+        if await session.scalar(select(OutboxMessage.id).where(due).limit(1)) is None:
+            return 0
+        await session.rollback()  # end the read before writing (SQLite upgrades badly)
+        result = await session.execute(update(OutboxMessage).where(due).values(not_before=until))
+        await session.commit()
+        return result.rowcount or 0
+
+
+# ---- the worker side --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Claimed:
+    """A message leased to a worker: everything needed to send it, detached from any session."""
+
+    id: int
+    chat_id: int
+    method: str
+    payload: dict[str, Any]
+    urgent: bool
+    attempts: int
+    dedupe_key: str
+    broadcast_id: int | None
+    employee_id: int | None
+
+
+_CLAIM_COLUMNS = (
+    OutboxMessage.id, OutboxMessage.chat_id, OutboxMessage.method, OutboxMessage.payload, OutboxMessage.urgent,
+    OutboxMessage.attempts, OutboxMessage.dedupe_key, OutboxMessage.broadcast_id, OutboxMessage.employee_id,
+)
+
+
+def _lease_free(now: datetime) -> Any:
+    return or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until <= now)
+
+
+def _claimable(now: datetime, urgent_only: bool) -> list[Any]:
+    other = aliased(OutboxMessage)
+    chat_busy = exists().where(
+        other.chat_id == OutboxMessage.chat_id,
+        other.status == PENDING,
+        other.id != OutboxMessage.id,
+        or_(
+            # An earlier message of this chat is due: it goes first (per-chat order).
+            and_(other.id < OutboxMessage.id, other.not_before <= now),
+            # A message of this chat is in flight: one at a time per chat, across workers.
+            other.locked_until > now,
+        ),
+    )
+    conditions = [OutboxMessage.status == PENDING, OutboxMessage.not_before <= now, _lease_free(now), ~chat_busy]
+    if urgent_only:
+        conditions.append(OutboxMessage.urgent.is_(True))
+    return conditions
+
+
+async def claim(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    worker_id: str,
+    limit: int,
+    now: datetime | None = None,
+    lease_seconds: float = 120.0,
+    urgent_only: bool = False,
+) -> list[Claimed]:
+    """Lease up to ``limit`` due messages to ``worker_id`` until ``now + lease_seconds``:
+    urgent ones first, then oldest first, at most one per chat. ``urgent_only`` during quiet
+    hours. Safe with several workers on one database: PostgreSQL takes the rows with
+    ``FOR UPDATE SKIP LOCKED``; SQLite (one writer at a time) re-checks every condition in the
+    UPDATE that takes them, so a row another worker took in between is simply not returned."""
+    now = now or utcnow()
+    lease = {"locked_until": now + timedelta(seconds=lease_seconds), "locked_by": worker_id}
+    order = (OutboxMessage.urgent.desc(), OutboxMessage.not_before, OutboxMessage.id)
+    async with sessions() as session:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        pick = select(OutboxMessage.id).where(*_claimable(now, urgent_only)).order_by(*order)
+        if postgres:
+            pick = pick.limit(limit).with_for_update(skip_locked=True, of=OutboxMessage)
+            ids = list((await session.scalars(pick)).all())
+            if not ids:
+                await session.rollback()
+                return []
+            take = update(OutboxMessage).where(OutboxMessage.id.in_(ids))
+        else:
+            ids = list((await session.scalars(pick.limit(limit))).all())
+            await session.rollback()  # end the read; the UPDATE below starts a write transaction
+            if not ids:
+                return []
+            take = update(OutboxMessage).where(
+                OutboxMessage.id.in_(ids), OutboxMessage.status == PENDING, _lease_free(now)
+            )
+        result = await session.execute(
+            take.values(**lease).returning(*_CLAIM_COLUMNS).execution_options(synchronize_session=False)
+        )
+        claimed = [Claimed(**row._mapping) for row in result.all()]
+        await session.commit()
+    claimed.sort(key=lambda c: (not c.urgent, c.id))
+    return claimed
+
+
+def _held(message_id: int, worker_id: str) -> Any:
+    return and_(OutboxMessage.id == message_id, OutboxMessage.status == PENDING, OutboxMessage.locked_by == worker_id)
+
+
+_RELEASE = {"locked_until": None, "locked_by": None}
+
+
+async def mark_sent(
+    sessions: async_sessionmaker[AsyncSession],
+    message_id: int,
+    *,
+    worker_id: str,
+    telegram_message_id: int | None,
+    now: datetime | None = None,
+    chat_id: int | None = None,
+    chat_next_at: datetime | None = None,
+) -> bool:
+    """Record a send. With ``chat_id`` and ``chat_next_at``, the chat's other pending messages
+    wait at least until then (per-chat rate limit, kept across workers). False if this worker
+    no longer holds the row."""
+    now = now or utcnow()
+    async with sessions() as session:
+        result = await session.execute(update(OutboxMessage).where(_held(message_id, worker_id)).values(
+            status=SENT, sent_at=now, telegram_message_id=telegram_message_id, attempts=OutboxMessage.attempts + 1,
+            last_error=None, **_RELEASE,
+        ))
+        if result.rowcount and chat_id is not None and chat_next_at is not None:
+            await _push_chat(session, chat_id, chat_next_at)
+        await session.commit()
+        return bool(result.rowcount)
+
+
+async def _push_chat(session: AsyncSession, chat_id: int, until: datetime) -> None:
+    await session.execute(update(OutboxMessage).where(
+        OutboxMessage.chat_id == chat_id, OutboxMessage.status == PENDING, OutboxMessage.not_before < until,
+    ).values(not_before=until))
+
+
+async def mark_retry(
+    sessions: async_sessionmaker[AsyncSession],
+    message_id: int,
+    *,
+    worker_id: str,
+    not_before: datetime,
+    error: str,
+    count_attempt: bool = True,
+    chat_id: int | None = None,
+) -> bool:
+    """Send again at ``not_before``. With ``chat_id`` (Telegram's 429 for that chat) no message
+    of the chat goes out before then. ``count_attempt=False`` for waits that are not failures."""
+    async with sessions() as session:
+        values: dict[str, Any] = {"not_before": not_before, "last_error": error[:MAX_ERROR], **_RELEASE}
+        if count_attempt:
+            values["attempts"] = OutboxMessage.attempts + 1
+        result = await session.execute(update(OutboxMessage).where(_held(message_id, worker_id)).values(**values))
+        if result.rowcount and chat_id is not None:
+            await _push_chat(session, chat_id, not_before)
+        await session.commit()
+        return bool(result.rowcount)
+
+
+async def release(sessions: async_sessionmaker[AsyncSession], message_ids: list[int], *, worker_id: str) -> int:
+    """Give back leased messages that were not sent (the worker is stopping)."""
+    if not message_ids:
+        return 0
+    async with sessions() as session:
+        result = await session.execute(update(OutboxMessage).where(
+            OutboxMessage.id.in_(message_ids), OutboxMessage.status == PENDING, OutboxMessage.locked_by == worker_id,
+        ).values(**_RELEASE))
+        await session.commit()
+        return result.rowcount or 0
+
+
+async def mark_failed(
+    sessions: async_sessionmaker[AsyncSession], message_id: int, *, worker_id: str, error: str
+) -> bool:
+    """Telegram refused the message itself (400) or retries are exhausted: not sent again."""
+    async with sessions() as session:
+        result = await session.execute(update(OutboxMessage).where(_held(message_id, worker_id)).values(
+            status=FAILED, last_error=error[:MAX_ERROR], attempts=OutboxMessage.attempts + 1, **_RELEASE,
+        ))
+        await session.commit()
+        return bool(result.rowcount)
+
+
+async def mark_blocked(
+    sessions: async_sessionmaker[AsyncSession],
+    message_id: int,
+    *,
+    worker_id: str,
+    chat_id: int,
+    error: str = "",
+    now: datetime | None = None,
+) -> bool:
+    """Telegram answered 403 (blocked by the user, account deleted): record it on the message
+    and mark the chat's account undeliverable until the user writes again."""
+    now = now or utcnow()
+    async with sessions() as session:
+        result = await session.execute(update(OutboxMessage).where(_held(message_id, worker_id)).values(
+            status=BLOCKED, last_error=error[:MAX_ERROR], attempts=OutboxMessage.attempts + 1, **_RELEASE,
+        ))
+        if result.rowcount:
+            await session.execute(update(TelegramAccount).where(
+                TelegramAccount.chat_id == chat_id, TelegramAccount.undeliverable_since.is_(None)
+            ).values(undeliverable_since=now))
+        await session.commit()
+        return bool(result.rowcount)
