@@ -411,3 +411,84 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_outbox_status_not_before", "status", "not_before"),)
+
+
+class Broadcast(Base):
+    """A message BKPSDM staff send to many employees (e.g. a discipline regulation)."""
+
+    __tablename__ = "broadcasts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="SET NULL"))
+    created_by_label: Mapped[str] = mapped_column(String(120))  # "telegram:123" / "cli:root"
+    text: Mapped[str] = mapped_column(Text)  # Telegram HTML
+    document_path: Mapped[str | None] = mapped_column(String(200))  # relative to DATA_DIR
+    document_name: Mapped[str | None] = mapped_column(String(200))
+    media: Mapped[str | None] = mapped_column(String(10))  # document / photo
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the filters chosen
+    ack: Mapped[bool] = mapped_column(Boolean, default=False)  # "Sudah saya baca dan pahami" button
+    # draft / scheduled / sending / done / cancelled
+    status: Mapped[str] = mapped_column(String(12), default="draft")
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Where progress is reported (the sender's chat).
+    report_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class BroadcastRecipient(Base):
+    """The audience as resolved when the broadcast was confirmed (personnel data change later;
+    the report must not). outbox_id is NULL for employees without a linked Telegram account."""
+
+    __tablename__ = "broadcast_recipients"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"))
+    opd_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "employee_id", name="broadcast_employee"),
+        Index("ix_broadcast_recipients_opd", "broadcast_id", "opd_id"),
+    )
+
+
+class NotificationPreference(Base):
+    """A person's choice to receive (or not) one kind of proactive message; absent = on."""
+
+    __tablename__ = "notification_prefs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))  # kgb / pangkat / pensiun / approver / revisi / broadcast
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    __table_args__ = (UniqueConstraint("employee_id", "kind", name="employee_kind"),)
+
+
+class ReminderSent(Base):
+    """One reminder per event (e.g. KGB due 2027-04-01, 3 months before): never twice."""
+
+    __tablename__ = "reminders_sent"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))
+    event_key: Mapped[str] = mapped_column(String(80))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    __table_args__ = (UniqueConstraint("kind", "employee_id", "event_key", name="kind_employee_event"),)
+
+
+class JobRun(Base):
+    """A scheduled job's run for one period (e.g. daily-reminders 2026-11-27). The unique key
+    makes it run once even when several bot instances wake at the same time."""
+
+    __tablename__ = "job_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(60))
+    period: Mapped[str] = mapped_column(String(30))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    instance: Mapped[str | None] = mapped_column(String(80))
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    __table_args__ = (UniqueConstraint("job", "period", name="job_period"),)
