@@ -20,6 +20,12 @@ from aiogram.types import BotCommand, TelegramObject
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.broadcast_progress import attach_broadcast_progress
+from bot.scheduler import attach_scheduler
+from bot.sender import attach_outbox_worker
+from bot.guard import AbuseGuard, RateLimit
+from bot.metrics import CountApiCalls, record_kb_outcome
+from bot.observability import ObserveUpdates
 from bot.settings import TELEGRAM_API_DEFAULT, Settings
 from bot.storage import SqlStorage
 from handlers import routers, texts
@@ -30,6 +36,7 @@ from services.applications.engine import Context
 from services.db import make_engine, make_sessionmaker, migrate
 from services.linking import LinkingService, LinkPolicy
 from services.models import Employee
+from services.outbox import clear_undeliverable
 
 log = logging.getLogger("asnbot")
 # bm25s sets its own logger to DEBUG on import and logs every index build: keep it quiet.
@@ -55,20 +62,27 @@ class ServicesMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         async with self.sessions() as session:
+            user, chat = data.get("event_from_user"), data.get("event_chat")
+            # Writing to the bot again means it can reach this person again (403 cleared).
+            if user is not None and (chat is None or chat.type == "private"):
+                if await clear_undeliverable(session, user.id):
+                    await session.commit()
             data["session"] = session
             data["linking"] = LinkingService(session, self.key, self.policy)
             if self.settings is not None:
-                data["actx"] = await self._context(data.get("bot"))
+                data["actx"] = await self._context(data.get("bot"), data.get("now_fn"))
             return await handler(event, data)
 
-    async def _context(self, bot: Bot | None) -> Context:
+    async def _context(self, bot: Bot | None, now_fn: Callable[[], Any] | None = None) -> Context:
         s = self.settings
         assert s is not None
         username = None
         if bot is not None:
             with contextlib.suppress(Exception):  # the letter's QR falls back to a text hint
                 username = (await bot.me()).username  # aiogram caches getMe
-        return Context(data_dir=s.data_dir, agency_dir=s.agency_dir, zone=s.zone, bot_username=username)
+        # now_fn: dispatcher data "now_fn", set only by tests that pin the clock.
+        return Context(data_dir=s.data_dir, agency_dir=s.agency_dir, zone=s.zone, bot_username=username,
+                       now_fn=now_fn)
 
 
 class Knowledge:
@@ -182,12 +196,25 @@ def build_dispatcher(app: App) -> Dispatcher:
         knowledge=app.knowledge,
         helpdesk_chat_id=app.settings.helpdesk_chat_id,
         kb_watch_seconds=app.settings.kb_watch_seconds,
+        form_ttl_hours=app.settings.form_ttl_hours,
+        quiet_hours=app.settings.quiet_hours,  # shown by /pengaturan
+        reminder_time=app.settings.reminder_time,
     )
+    dp["kb_outcome"] = record_kb_outcome  # handlers/tanya.py reports each question's outcome
+    # Outer middlewares run in this order: trace and count, refuse abuse cheaply, then a DB session.
+    dp.update.outer_middleware(ObserveUpdates(app.settings.verification_secret))
+    dp.update.outer_middleware(AbuseGuard(
+        rate_limit(app.settings, app.storage), max_text_chars=app.settings.max_text_chars,
+        max_file_bytes=app.settings.max_file_bytes))
     dp.update.outer_middleware(
         ServicesMiddleware(app.sessions, app.settings.verification_secret, app.link_policy, app.settings))
     dp.include_routers(*routers())
     dp.startup.register(on_startup)
     dp.shutdown.register(on_shutdown)
+    if app.settings.outbox_worker:
+        attach_outbox_worker(dp, app.sessions, app.settings)
+    attach_scheduler(dp, app)  # daily reminders at REMINDER_TIME
+    attach_broadcast_progress(dp, app.sessions, app.settings)  # scheduled broadcasts, progress, final report
     return dp
 
 
@@ -211,20 +238,34 @@ def build_bot(token: str, api_base: str = TELEGRAM_API_DEFAULT) -> Bot:
     session = AiohttpSession()
     if api_base.rstrip("/") != TELEGRAM_API_DEFAULT:
         session = AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
+    session.middleware(CountApiCalls())  # /metrics: Bot API calls and 429s, whoever makes them
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
 def build_storage(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> BaseStorage:
     if settings.redis_url:
+        from aiogram.fsm.storage.base import DefaultKeyBuilder
         from aiogram.fsm.storage.redis import RedisStorage
 
-        return RedisStorage.from_url(settings.redis_url)
+        return RedisStorage.from_url(
+            settings.redis_url, key_builder=DefaultKeyBuilder(prefix=f"{settings.redis_key_prefix}:fsm"))
     return SqlStorage(sessions)
+
+
+def rate_limit(settings: Settings, storage: BaseStorage) -> RateLimit | None:
+    """Per-user limit: in Redis (shared by all instances) when the FSM is there, else in memory."""
+    if settings.rate_limit_per_minute <= 0:
+        return None
+    redis = getattr(storage, "redis", None)
+    if settings.redis_url and redis is not None:
+        return RateLimit.in_redis(settings.rate_limit_per_minute, settings.redis_url, redis.connection_pool,
+                                  prefix=f"{settings.redis_key_prefix}:rl")
+    return RateLimit.in_memory(settings.rate_limit_per_minute)
 
 
 async def create_app(settings: Settings, *, load_demo: bool = False, knowledge: Knowledge | None = None) -> App:
     """Connect, migrate, and (for a first run) load the demo personnel data."""
-    engine = make_engine(settings.db_url, pool_size=settings.db_pool_size)
+    engine = make_engine(settings.db_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
     await migrate(engine)
     sessions = make_sessionmaker(engine)
     summary = await load_demo_data(settings, sessions) if load_demo else None

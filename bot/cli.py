@@ -13,22 +13,31 @@ from bot.settings import Settings, load_settings
 log = logging.getLogger("asnbot")
 
 
-def setup_logging(level: str, *, console: bool = False) -> None:
-    # In the console chat, log lines would interleave with the conversation: warnings only.
-    if console and level.upper() in {"INFO", "WARNING"}:
-        level = "WARNING"
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # aiogram logs each update at INFO (with chat ids); alembic its plugins. Noise in production.
-    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per connection, every command
+def setup_logging(level: str, *, console: bool = False, fmt: str = "text") -> None:
+    from bot.observability import configure_logging
+
+    configure_logging(level, fmt, console=console)
 
 
 # ---- commands ----------------------------------------------------------------------------
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_bot, create_app, run_polling
 
-    app = await create_app(settings, load_demo=not args.no_demo)
+    webhook = args.webhook or bool(settings.webhook_url)
+    if webhook and (settings.telegram_bot_token is None or not settings.webhook_url):
+        print("Mode webhook perlu TELEGRAM_BOT_TOKEN dan WEBHOOK_URL (lihat docs/OPERATIONS.md).", file=sys.stderr)
+        return 2
+    # Demo data is for a pilot on an empty database, never for a production (webhook) service.
+    app = await create_app(settings, load_demo=not (args.no_demo or webhook))
     try:
+        if webhook:
+            from bot.webhook import run_webhook
+
+            bot = build_bot(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base)
+            me = await bot.get_me()
+            log.info("running @%s by webhook", me.username)
+            await run_webhook(app, bot)
+            return 0
         if settings.telegram_bot_token is None:
             if app.demo_summary:
                 print(app.demo_summary)
@@ -39,7 +48,17 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         bot = build_bot(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base)
         me = await bot.get_me()
         log.info("running @%s by long polling", me.username)
-        await run_polling(app, bot)
+        ops = None
+        if settings.metrics_port:
+            from bot.webhook import start_ops_server
+
+            ops = await start_ops_server(app, settings.webhook_host, settings.metrics_port)
+            log.info("/healthz, /readyz and /metrics on %s:%d", ops.host, ops.port)
+        try:
+            await run_polling(app, bot)
+        finally:
+            if ops is not None:
+                await ops.stop()
         return 0
     finally:
         await app.close()
@@ -328,13 +347,215 @@ async def cmd_cuti(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if q.eligible else 3
 
 
+async def cmd_plh(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import date, datetime
+
+    from services.applications import delegation
+
+    today = datetime.now(settings.zone).date()
+    if args.action == "add" and not (args.pejabat and args.pelaksana and args.mulai and args.selesai):
+        print("plh add perlu --pejabat, --pelaksana, --mulai dan --selesai.", file=sys.stderr)
+        return 2
+    if args.action == "revoke" and args.id is None:
+        print("plh revoke perlu NOMOR penugasan (lihat: asnbot plh list).", file=sys.stderr)
+        return 2
+    engine, sessions = await _sessions(settings)
+    try:
+        async with sessions() as s:
+            if args.action == "list":
+                rows = await delegation.list_delegations(s, today=today, include_past=args.semua)
+                if not rows:
+                    print("Tidak ada penugasan Plt/Plh yang berlaku atau akan datang.")
+                for r in rows:
+                    revoked = f"\tdicabut {r.revoked_at:%Y-%m-%d}" if r.revoked_at else ""
+                    print(f"{r.id}\t{r.kind}\t{r.principal_nip}\t{r.principal_name}\t-> {r.acting_nip}\t{r.acting_name}"
+                          f"\t{r.starts_on}\t{r.ends_on}{revoked}")
+                return 0
+            if args.action == "add":
+                try:
+                    start, end = date.fromisoformat(args.mulai), date.fromisoformat(args.selesai)
+                except ValueError:
+                    print("Tanggal harus berformat YYYY-MM-DD.", file=sys.stderr)
+                    return 2
+                d = await delegation.add(s, principal=args.pejabat, acting=args.pelaksana, starts_on=start,
+                                         ends_on=end, kind=args.jenis, created_by=args.by, today=today)
+                print(f"Penugasan nomor {d.id} dibuat: {d.kind} {args.pelaksana} untuk {args.pejabat}, "
+                      f"{d.starts_on} s.d. {d.ends_on}.")
+                return 0
+            d = await delegation.revoke(s, args.id, revoked_by=args.by)
+            print(f"Penugasan nomor {d.id} dicabut.")
+            return 0
+    except delegation.DelegationError as e:
+        print(e.message, file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+
+
+async def cmd_reminders(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+    from datetime import date, datetime
+
+    from bot.scheduler import kb_documents
+    from knowledge.kb import ENTRIES_DIR, KBError, load_kb
+    from services.applications.engine import Context
+    from services.reminders import run_daily
+
+    try:
+        today = date.fromisoformat(args.date) if args.date else datetime.now(settings.zone).date()
+    except ValueError:
+        print("Tanggal harus berformat YYYY-MM-DD.", file=sys.stderr)
+        return 2
+    try:
+        kb = load_kb(settings.kb_dir or ENTRIES_DIR)
+    except KBError as e:  # reminders still go out, with a button to the entry instead of the list
+        print(f"Basis pengetahuan tidak valid (asnbot kb check): {e}", file=sys.stderr)
+        kb = None
+    # --date: the job sees that day at the current time of day (requests waiting, revisions).
+    now = datetime.combine(today, datetime.now(settings.zone).timetz())
+    ctx = Context(data_dir=settings.data_dir, agency_dir=settings.agency_dir, zone=settings.zone, now_fn=lambda: now)
+    engine, sessions = await _sessions(settings)
+    try:
+        # Each reminder goes out once per event, so running this besides the scheduler is safe.
+        result = await run_daily(sessions, ctx, today=today, documents=kb_documents(lambda: kb))
+    finally:
+        await engine.dispose()
+    if args.json:
+        print(json.dumps({"date": today.isoformat(), **result}, ensure_ascii=False))
+    else:
+        print(f"Pengingat {today:%Y-%m-%d}: " + (", ".join(f"{k}={v}" for k, v in result.items()) or "tidak ada"))
+        print("Pesan masuk antrean outbox dan dikirim oleh bot yang sedang berjalan.")
+    return 1 if result.get("errors") else 0
+
+
+async def cmd_broadcast(settings: Settings, args: argparse.Namespace) -> int:
+    """Broadcasts from the terminal. Only writes to the database: the running bot's worker sends."""
+    import getpass
+    import json
+    from datetime import datetime
+
+    from services import broadcast as bc
+
+    engine, sessions = await _sessions(settings)
+    try:
+        async with sessions() as s:
+            try:
+                if args.action == "send":
+                    return await _broadcast_send(settings, args, s, bc, actor=f"cli:{getpass.getuser()}")
+                if args.action == "report":
+                    r = await bc.report(s, args.id)
+                    if args.json:
+                        print(json.dumps(r.as_json(), ensure_ascii=False))
+                        return 0
+                    t, b = r.total, r.broadcast
+                    print(f"Siaran #{b.id} ({b.status}), oleh {b.created_by_label}, dibuat "
+                          f"{b.created_at.astimezone(settings.zone):%Y-%m-%d %H:%M}")
+                    print(f"Penerima {t.recipients}: terkirim {t.delivered}, diblokir {t.blocked}, gagal {t.failed}, "
+                          f"menunggu {t.pending}, dibatalkan {t.cancelled}, belum tertaut {t.not_linked}"
+                          + (f", sudah membaca {t.acked}" if b.ack else ""))
+                    for o in r.per_opd:
+                        print(f"  {o.opd}: {o.delivered}/{o.recipients} terkirim" + (f", {o.acked} membaca" if b.ack else ""))
+                    return 0
+                if args.action == "export":
+                    if not args.out:
+                        print("Sebutkan berkas keluaran dengan --out.", file=sys.stderr)
+                        return 2
+                    rows = await bc.recipient_rows(s, args.id)
+                    build = bc.export_csv if args.format == "csv" else bc.export_xlsx
+                    Path(args.out).write_bytes(build(rows, settings.zone))
+                    await bc.record_export(s, args.id, args.format, len(rows), actor=f"cli:{getpass.getuser()}")
+                    await s.commit()
+                    print(f"{len(rows)} penerima ditulis ke {args.out}.")
+                    return 0
+                c = await bc.cancel(s, args.id, actor=f"cli:{getpass.getuser()}", now=datetime.now(settings.zone))
+                await s.commit()
+                print(f"Siaran #{c.broadcast_id} dibatalkan; {c.messages_cancelled} pesan tidak jadi dikirim.")
+                return 0
+            except bc.BroadcastError as e:
+                print(str(e), file=sys.stderr)
+                return 1
+    finally:
+        await engine.dispose()
+
+
+async def _broadcast_send(settings: Settings, args: argparse.Namespace, s, bc, *, actor: str) -> int:  # noqa: ANN001
+    from datetime import datetime
+
+    from sqlalchemy import select
+
+    from bot.local_api import HTMLParseError, parse_html
+    from services.models import Unit
+
+    if not args.text_file and not (args.document or args.photo):
+        print("Perlu --text-file (atau --document/--photo).", file=sys.stderr)
+        return 2
+    text = Path(args.text_file).read_text(encoding="utf-8").strip() if args.text_file else ""
+    try:
+        parse_html(text)  # the tdlib parser the fake Bot API uses: Telegram would refuse the same
+    except HTMLParseError as e:
+        print(f"Teks bukan HTML Telegram yang sah: {e.detail}", file=sys.stderr)
+        return 2
+    units: list[int] = []
+    for raw in args.unit or []:
+        unit_id = int(raw) if raw.isdigit() else await s.scalar(select(Unit.id).where(Unit.code == raw))
+        if unit_id is None or await s.get(Unit, unit_id) is None:
+            print(f"Unit {raw} tidak ditemukan (sebutkan id atau kode unit).", file=sys.stderr)
+            return 2
+        units.append(unit_id)
+    at = None
+    if args.at:
+        try:
+            at = datetime.strptime(args.at, "%Y-%m-%d %H:%M").replace(tzinfo=settings.zone)
+        except ValueError:
+            print("--at harus berformat \"YYYY-MM-DD HH:MM\" (waktu setempat).", file=sys.stderr)
+            return 2
+        if at <= datetime.now(settings.zone):
+            print("--at harus di masa depan.", file=sys.stderr)
+            return 2
+    audience = bc.Audience.build(units=units, statuses=args.status or [], golongan=args.golongan or [],
+                                 eselon=args.eselon or [])
+    media = "document" if args.document else ("photo" if args.photo else None)
+    bc.check_message(text, media)
+    n = await bc.count(s, audience)
+    summary = await bc.summarize(s, audience)
+    filters = "; ".join(f"{label}: {', '.join(values)}" for label, values in (
+        ("OPD/unit", summary.units), ("Status", summary.statuses), ("Golongan", summary.golongan),
+        ("Eselon", summary.eselon)) if values) or "semua pegawai aktif"
+    print(f"Penerima: {n.total} pegawai ({n.linked} tertaut Telegram, {n.not_linked} belum tertaut"
+          + (f", {n.unreachable} memblokir bot" if n.unreachable else "") + f"). Filter: {filters}.")
+    print(f"Konfirmasi baca: {'ya' if args.ack else 'tidak'}. Waktu kirim: {args.at or 'sekarang'}.")
+    if n.total == 0:
+        print("Tidak ada pegawai yang cocok dengan filter ini.", file=sys.stderr)
+        return 1
+    if not args.yes:
+        print("Belum dikirim. Ulangi dengan --yes untuk mengirim.")
+        return 3
+    path = name = None
+    if media:
+        source = Path(args.document or args.photo)
+        path, name = bc.store_file(settings.data_dir, source.read_bytes(), source.name, media=media)
+    b = await bc.create(s, text=text, audience=audience, created_by_label=actor, ack=args.ack, media=media,
+                        document_path=path, document_name=name)
+    done = await bc.confirm(s, b.id, actor=actor, at=at)
+    await s.commit()
+    if done.released is None:
+        print(f"Siaran #{b.id} dijadwalkan pada {at:%Y-%m-%d %H:%M}; bot yang berjalan mengirimnya saat itu.")
+    else:
+        r = done.released
+        print(f"Siaran #{b.id}: {r.queued} pesan masuk antrean; bot yang berjalan mengirimnya "
+              f"({r.not_linked} belum tertaut, {r.unreachable} memblokir bot). Laporan: asnbot broadcast report {b.id}")
+    return 0
+
+
 # ---- parser ------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="asnbot", description="asnbot: layanan mandiri kepegawaian ASN di Telegram.")
     sub = p.add_subparsers(dest="command")
 
-    r = sub.add_parser("run", help="jalankan bot (long polling; tanpa token: obrolan konsol lokal)")
+    r = sub.add_parser("run", help="jalankan bot (long polling, atau webhook; tanpa token: obrolan konsol lokal)")
     r.add_argument("--no-demo", action="store_true", help="jangan muat data demo pada basis data kosong")
+    r.add_argument("--webhook", action="store_true",
+                   help="terima update lewat webhook (WEBHOOK_URL); otomatis bila WEBHOOK_URL diisi")
     r.set_defaults(func=cmd_run)
 
     c = sub.add_parser("chat", help="obrolan konsol lokal dengan bot yang sebenarnya")
@@ -403,6 +624,48 @@ def build_parser() -> argparse.ArgumentParser:
     cu.add_argument("--today", metavar="YYYY-MM-DD", help="tanggal hari ini (untuk uji; bawaan: hari ini)")
     cu.add_argument("--json", action="store_true", help="keluaran JSON")
     cu.set_defaults(func=cmd_cuti)
+
+    pl = sub.add_parser("plh", help="Plt/Plh: pelaksana yang menggantikan pejabat penyetuju untuk sementara")
+    pl.add_argument("action", choices=["add", "list", "revoke"])
+    pl.add_argument("id", nargs="?", type=int, help="revoke: nomor penugasan (lihat plh list)")
+    pl.add_argument("--pejabat", metavar="NIP", help="NIP pejabat yang digantikan")
+    pl.add_argument("--pelaksana", metavar="NIP", help="NIP pelaksana (Plt/Plh)")
+    pl.add_argument("--mulai", metavar="YYYY-MM-DD")
+    pl.add_argument("--selesai", metavar="YYYY-MM-DD")
+    pl.add_argument("--jenis", choices=["Plt", "Plh"], default="Plh")
+    pl.add_argument("--semua", action="store_true", help="list: termasuk yang sudah berakhir atau dicabut")
+    pl.add_argument("--by", default="admin-cli", help="nama petugas (untuk log audit)")
+    pl.set_defaults(func=cmd_plh)
+
+    rm = sub.add_parser("reminders", help="pengingat harian (KGB, pangkat, pensiun, persetujuan, perbaikan)")
+    rm.add_argument("action", choices=["run"])
+    rm.add_argument("--date", metavar="YYYY-MM-DD", help="jalankan untuk tanggal ini (bawaan: hari ini)")
+    rm.add_argument("--json", action="store_true", help="keluaran JSON")
+    rm.set_defaults(func=cmd_reminders)
+
+    bcp = sub.add_parser("broadcast", help="siaran ke pegawai: send, report, export, cancel")
+    bc_sub = bcp.add_subparsers(dest="action", required=True)
+    bs = bc_sub.add_parser("send", help="kirim (tanpa --yes: hanya tampilkan jumlah penerima)")
+    bs.add_argument("--text-file", help="berkas teks pesan (HTML Telegram: <b>, <i>, <a href>)")
+    bs.add_argument("--document", help="lampirkan dokumen (mis. PDF); teks menjadi keterangannya")
+    bs.add_argument("--photo", help="lampirkan foto; teks menjadi keterangannya")
+    bs.add_argument("--unit", action="append", metavar="ID", help="id atau kode unit (termasuk sub-unit); boleh berulang")
+    bs.add_argument("--status", action="append", choices=["pns", "cpns", "pppk", "non-pns"], help="pns termasuk CPNS")
+    bs.add_argument("--golongan", action="append", metavar="G", help="III (semua III/x) atau III/a; boleh berulang")
+    bs.add_argument("--eselon", action="append", metavar="E", help="III (III.a dan III.b) atau III.a; boleh berulang")
+    bs.add_argument("--ack", action="store_true", help="tambahkan tombol \"Sudah saya baca dan pahami\"")
+    bs.add_argument("--at", metavar="\"YYYY-MM-DD HH:MM\"", help="jadwalkan (waktu setempat)")
+    bs.add_argument("--yes", action="store_true", help="benar-benar kirim")
+    for action, help_text in (("report", "laporan pengiriman"), ("export", "daftar penerima (CSV/XLSX)"),
+                              ("cancel", "hentikan siaran yang terjadwal atau sedang dikirim")):
+        one = bc_sub.add_parser(action, help=help_text)
+        one.add_argument("id", type=int)
+        if action == "report":
+            one.add_argument("--json", action="store_true")
+        if action == "export":
+            one.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+            one.add_argument("--out", required=True, metavar="FILE")
+    bcp.set_defaults(func=cmd_broadcast)
     return p
 
 
@@ -415,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("role grant/revoke perlu NIP dan ROLE")
     settings = load_settings()
     console = args.command == "chat" or (args.command == "run" and settings.telegram_bot_token is None)
-    setup_logging(settings.log_level, console=console)
+    setup_logging(settings.log_level, console=console, fmt=settings.log_format)
     try:
         return asyncio.run(args.func(settings, args))
     except KeyboardInterrupt:

@@ -32,6 +32,15 @@ Fidelity notes (where it mirrors Telegram, and where it is deliberately stricter
   (a photo's id with ``sendDocument`` or vice versa) fails like in Telegram;
   unknown file_ids/URLs are accepted and only remembered.
 
+Webhook mode (opt-in: ``LocalBotAPI(deliver_webhooks=True)``): once the bot calls
+``setWebhook``, updates are POSTed to its URL with the ``secret_token`` in the
+``X-Telegram-Bot-Api-Secret-Token`` header, as Telegram does (``getUpdates`` then
+answers 409). :meth:`LocalBotAPI.load_balance` spreads them round robin over
+several bot instances behind that one URL. A bot answering the webhook at once
+and working in the background gives no "processed" signal, so here an update
+counts as processed when the bot has answered in that chat and then been quiet
+there for ``webhook_settle`` seconds (or has said nothing for ``webhook_idle``).
+
 The "processed" handshake: tests run the dispatcher with
 ``handle_as_tasks=False``, so a ``getUpdates`` whose ``offset`` is above an
 update's id means that update's handler has returned.  :meth:`ChatClient.send`
@@ -48,15 +57,19 @@ import hashlib
 import inspect
 import json
 import logging
+import math
 import mimetypes
 import re
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from urllib.parse import urlsplit
+
+from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
 from aiohttp.web_request import FileField
 
 __all__ = [
@@ -64,7 +77,9 @@ __all__ = [
     "BotMessage",
     "ChatClient",
     "HTMLParseError",
+    "LimitStats",
     "LocalBotAPI",
+    "TelegramLimits",
     "UploadedFile",
     "parse_html",
     "utf16_len",
@@ -1049,18 +1064,35 @@ class LocalBotAPI:
         bot_id: int = 123456,
         bot_username: str = "asnbot_local",
         bot_first_name: str = "asnbot",
+        enforce_limits: bool | TelegramLimits = False,
+        deliver_webhooks: bool = False,
     ) -> None:
+        """``enforce_limits``: answer 429 past Telegram's send rates (see :class:`TelegramLimits`).
+        ``deliver_webhooks``: POST updates to the URL given with setWebhook (module docstring)."""
         self.token = token
         self.bot_id = bot_id
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
         self.base_url = ""
+        self.limits = TelegramLimits() if enforce_limits is True else (enforce_limits or None)
         # Observability for tests.
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.commands: list[dict[str, Any]] | None = None  # last setMyCommands payload
         self.commands_by_scope: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.webhook_deleted = False
         self.webhook_url = ""
+        # Webhook delivery (deliver_webhooks=True).
+        self.deliver_webhooks = deliver_webhooks
+        self.webhook_secret = ""  # secret_token of the last setWebhook
+        self.webhook_max_connections = 40
+        self.webhook_backends: list[str] | None = None  # see load_balance()
+        self.webhook_settle = 0.25  # seconds of quiet in the chat after the bot's answer
+        self.webhook_idle = 3.0  # seconds to wait for an answer at all
+        self.webhook_posts = 0  # updates the webhook accepted
+        self.webhook_errors: list[str] = []  # what Telegram would show in last_error_message
+        self._webhook_session: ClientSession | None = None
+        self._next_backend = 0
+        self._chat_signals: dict[int, asyncio.Event] = {}
         self.chats: dict[int, ChatClient] = {}
         self.downloads: list[str] = []  # file paths fetched from the download endpoint
 
@@ -1144,6 +1176,9 @@ class LocalBotAPI:
                 pending.done.exception()
         if self._runner is not None:
             runner, self._runner = self._runner, None
+            if self._webhook_session is not None:
+                await self._webhook_session.close()
+                self._webhook_session = None
             await runner.cleanup()
 
     async def __aenter__(self) -> LocalBotAPI:
@@ -1198,6 +1233,14 @@ class LocalBotAPI:
             _Fault(status, description, retry_after, count)
         )
 
+    def open_chats(self, user_ids: Any) -> list[ChatClient]:
+        """Private chats whose users have written to the bot before (as after /start), made
+        without running the bot: for load tests with thousands of recipients."""
+        chats = [self.user(int(user_id)) for user_id in user_ids]
+        for chat in chats:
+            chat._started = True
+        return chats
+
     def calls_of(self, method: str) -> list[dict[str, Any]]:
         """Params of every received call of ``method`` (case-insensitive)."""
         return [params for name, params in self.calls if name.lower() == method.lower()]
@@ -1249,6 +1292,8 @@ class LocalBotAPI:
             log_start=len(chat._log),
             callback_query_id=callback_query_id,
         )
+        if self.deliver_webhooks and self.webhook_url:
+            return await self._post_to_webhook(pending, timeout)
         self._updates.append(pending)
         self._wake_pollers()
         try:
@@ -1273,6 +1318,91 @@ class LocalBotAPI:
             # A real client would show a spinner until the query times out.
             logger.warning("callback query %s was not answered by the bot", callback_query_id)
         return result
+
+    # ---- webhook delivery ---------------------------------------------------------------
+    def load_balance(self, backends: list[str] | None) -> None:
+        """Deliver webhook updates round robin to these base URLs (several bot instances behind
+        the one registered URL, as a load balancer would), keeping that URL's path and query.
+        ``None``: to the registered URL itself."""
+        self.webhook_backends = [b.rstrip("/") for b in backends] if backends else None
+        self._next_backend = 0
+
+    def _webhook_target(self) -> str:
+        if not self.webhook_backends:
+            return self.webhook_url
+        parts = urlsplit(self.webhook_url)
+        backend = self.webhook_backends[self._next_backend % len(self.webhook_backends)]
+        self._next_backend += 1
+        return backend + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+    def _webhook_client(self) -> ClientSession:
+        session = self._webhook_session
+        if session is None or session.connector is None or session.connector.limit != self.webhook_max_connections:
+            if session is not None:
+                asyncio.ensure_future(session.close())
+            # Telegram opens at most max_connections (setWebhook) connections at once.
+            session = ClientSession(connector=TCPConnector(limit=self.webhook_max_connections))
+            self._webhook_session = session
+        return session
+
+    async def _post_to_webhook(self, pending: _PendingUpdate, timeout: float) -> list[BotMessage]:
+        chat = pending.chat
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        target = self._webhook_target()
+        headers = {"X-Telegram-Bot-Api-Secret-Token": self.webhook_secret} if self.webhook_secret else {}
+        pending.delivered = True
+        pending.log_start = len(chat._log)
+        answers_before = len(chat.callback_answers)
+        try:
+            async with self._webhook_client().post(
+                target, json=pending.payload, headers=headers, timeout=ClientTimeout(total=timeout)
+            ) as response:
+                await response.read()
+                status = response.status
+        except (ClientError, TimeoutError) as exc:
+            self.webhook_errors.append(f"Connection failed: {exc!r}")
+            raise ConnectionError(f"update #{pending.update_id}: webhook {target} unreachable: {exc!r}") from None
+        if status != 200:
+            # Telegram would retry later; tests want to know at once.
+            self.webhook_errors.append(f"Wrong response from the webhook: {status}")
+            raise ConnectionError(f"update #{pending.update_id}: webhook {target} answered {status}")
+        self.webhook_posts += 1
+
+        def activity() -> int:
+            return len(chat._log) - pending.log_start + len(chat.callback_answers) - answers_before
+
+        seen, started = 0, loop.time()
+        last_change = started
+        while True:
+            signal = self._chat_signals.setdefault(chat.user_id, asyncio.Event())
+            now = loop.time()
+            count = activity()
+            if count != seen:
+                seen, last_change = count, now
+            wait = (self.webhook_settle - (now - last_change)) if seen else (self.webhook_idle - (now - started))
+            if wait <= 0:
+                break
+            if now >= deadline:
+                raise TimeoutError(
+                    f"update #{pending.update_id} ({pending.kind} from {chat.user_id}): the bot kept "
+                    f"answering for {timeout}s"
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(signal.wait(), min(wait, deadline - now))
+        return list(chat._log[pending.log_start :])
+
+    def _poke(self, canonical: str, params: dict[str, Any]) -> None:
+        """Wake webhook deliveries waiting on the chat this call touched."""
+        if canonical == "answerCallbackQuery":
+            entry = self._callback_queries.get(str(params.get("callback_query_id") or ""))
+            chat_id: Any = entry[0].user_id if entry else None
+        else:
+            chat_id = params.get("chat_id")
+        with contextlib.suppress(TypeError, ValueError):
+            signal = self._chat_signals.pop(int(chat_id), None)
+            if signal is not None:
+                signal.set()
 
     def _wake_pollers(self) -> None:
         # Every waiter holds the old event; swapping wakes them all at once.
@@ -1363,6 +1493,11 @@ class LocalBotAPI:
                 faults.pop(0)
             parameters = {"retry_after": fault.retry_after} if fault.retry_after else None
             return _json_error(_APIError(fault.status, fault.description, parameters))
+        limited = self.limits is not None and canonical in _RATE_LIMITED
+        if limited:
+            refusal = self.limits.admit(params)
+            if refusal is not None:
+                return _json_error(refusal)
 
         try:
             result = handler(params)
@@ -1373,6 +1508,10 @@ class LocalBotAPI:
         except Exception as exc:  # surface bugs of the fake as a 500, not a hang
             logger.exception("LocalBotAPI: %s failed", canonical)
             return _json_error(_APIError(500, f"Internal Server Error: {exc!r}"))
+        if limited:
+            self.limits.delivered(canonical, params)
+        if self._chat_signals:
+            self._poke(canonical, params)
         return web.json_response({"ok": True, "result": result})
 
     async def _read_params(self, request: web.Request) -> dict[str, Any]:
@@ -1636,7 +1775,18 @@ class LocalBotAPI:
 
     def _m_setWebhook(self, params: dict[str, Any]) -> bool:
         url = str(params.get("url") or "")
+        secret = str(params.get("secret_token") or "")
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise _bad("secret token contains unallowed characters")
+        max_connections = _int_param(params, "max_connections")
+        if max_connections is not None and not 1 <= max_connections <= 100:
+            raise _bad("invalid max_connections specified")
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, list):
+            self._allowed_updates = frozenset(allowed) if allowed else _DEFAULT_ALLOWED_UPDATES
         self.webhook_url = url
+        self.webhook_secret = secret
+        self.webhook_max_connections = max_connections or 40
         self.webhook_deleted = not url
         return True
 
@@ -1651,11 +1801,18 @@ class LocalBotAPI:
         return True
 
     def _m_getWebhookInfo(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {
+        info: dict[str, Any] = {
             "url": self.webhook_url,
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
         }
+        if self.webhook_url:
+            info["max_connections"] = self.webhook_max_connections
+            if self._allowed_updates is not None:
+                info["allowed_updates"] = sorted(self._allowed_updates)
+        if self.webhook_errors:
+            info["last_error_message"] = self.webhook_errors[-1]
+        return info
 
     # ---- methods: commands ----------------------------------------------------------
     @staticmethod
@@ -1983,3 +2140,85 @@ def _validate_reply_keyboard(rows: Any) -> None:
                 )
             if not text.strip():
                 raise _bad("BUTTON_TEXT_EMPTY")
+
+
+# --------------------------------------------------------------------------------------
+# Telegram's send rates (opt-in: LocalBotAPI(enforce_limits=True))
+# --------------------------------------------------------------------------------------
+
+_RATE_LIMITED = frozenset(
+    {"sendMessage", "sendDocument", "sendPhoto", "sendMediaGroup", "copyMessage", "forwardMessage"}
+)
+
+
+@dataclass
+class LimitStats:
+    too_many_requests: int = 0  # 429 answers given
+    early_sends: int = 0  # sends that came before a retry_after given earlier had elapsed
+    duplicates: int = 0  # deliveries of a (chat, method, text/caption) delivered before
+    delivered: int = 0
+
+
+class TelegramLimits:
+    """Telegram's documented send limits, enforced with sliding windows over the arrival times
+    of accepted sends: ``per_second`` overall, ``per_chat`` per second to one private chat,
+    ``per_group`` per minute to one group (negative chat id). Past a limit the answer is 429
+    with ``retry_after`` (whole seconds, as Telegram gives it); a limit hit on the overall
+    window makes the whole bot wait. A send before a given retry_after has elapsed is refused
+    again and counted in ``stats.early_sends``."""
+
+    def __init__(self, per_second: int = 30, per_chat: int = 1, per_group: int = 20) -> None:
+        self.per_second, self.per_chat, self.per_group = per_second, per_chat, per_group
+        self.stats = LimitStats()
+        self._overall: deque[float] = deque()
+        self._chats: dict[Any, deque[float]] = {}
+        self._chat_until: dict[Any, float] = {}
+        self._overall_until = 0.0
+        self._seen: set[tuple[Any, str, str]] = set()
+
+    @staticmethod
+    def _chat_key(params: dict[str, Any]) -> Any:
+        raw = params.get("chat_id")
+        with contextlib.suppress(TypeError, ValueError):
+            return int(raw)
+        return raw
+
+    def _refuse(self, wait: float) -> _APIError:
+        self.stats.too_many_requests += 1
+        retry_after = max(1, math.ceil(wait))
+        return _APIError(
+            429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+        )
+
+    def admit(self, params: dict[str, Any]) -> _APIError | None:
+        """None if this send may go now (and it is counted), else the 429 to answer."""
+        now = time.monotonic()
+        chat = self._chat_key(params)
+        until = max(self._chat_until.get(chat, 0.0), self._overall_until)
+        if now < until:
+            self.stats.early_sends += 1
+            return self._refuse(until - now)
+        group = isinstance(chat, int) and chat < 0
+        limit, period = (self.per_group, 60.0) if group else (self.per_chat, 1.0)
+        window = self._chats.setdefault(chat, deque())
+        for times, span in ((self._overall, 1.0), (window, period)):
+            while times and now - times[0] >= span:
+                times.popleft()
+        if len(self._overall) >= self.per_second:
+            refusal = self._refuse(self._overall[0] + 1.0 - now)
+            self._overall_until = now + refusal.parameters["retry_after"]
+            return refusal
+        if len(window) >= limit:
+            refusal = self._refuse(window[0] + period - now)
+            self._chat_until[chat] = now + refusal.parameters["retry_after"]
+            return refusal
+        self._overall.append(now)
+        window.append(now)
+        return None
+
+    def delivered(self, method: str, params: dict[str, Any]) -> None:
+        key = (self._chat_key(params), method, str(params.get("text") or params.get("caption") or ""))
+        if key in self._seen:
+            self.stats.duplicates += 1
+        self._seen.add(key)
+        self.stats.delivered += 1

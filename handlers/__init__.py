@@ -19,9 +19,13 @@ def _fresh(template: Router) -> Router:
 
 def routers() -> list[Router]:
     # Order matters: specific routers first, the catch-all fallback last.
-    from handlers import admin, errors, fallback, helpdesk, linking, profile, start, tanya
+    from handlers import (
+        admin, approval, broadcast, cuti, errors, fallback, helpdesk, izin_belajar, linking, pengajuan, pengaturan,
+        profile, start, tanya,
+    )
 
-    modules = [errors, helpdesk, start, linking, profile, admin, tanya, fallback]
+    modules = [errors, helpdesk, start, linking, profile, admin, approval, pengajuan, cuti, izin_belajar, pengaturan,
+               broadcast, tanya, fallback]
     built = [_fresh(m.router) for m in modules]
     for router in built[2:]:
         # Employees talk to the bot privately; in any group (but the helpdesk, handled above)

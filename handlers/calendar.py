@@ -20,7 +20,9 @@ from services.textdate import MONTHS
 WEEKDAY_LABELS = ("Sn", "Sl", "Rb", "Km", "Jm", "Sb", "Mg")
 MAX_CALLBACK_BYTES = 64  # Telegram's limit on callback_data
 OUT_OF_RANGE = "·"
-BLANK = " "  # cells of the neighbouring months
+# Cells of the neighbouring months: a braille blank looks empty, but is not whitespace, which Telegram
+# (and the fake Bot API) refuse as a button text (BUTTON_TEXT_EMPTY).
+BLANK = "\u2800"
 _DAY_RE = re.compile(r"d:(\d{4})-(\d{2})-(\d{2})", re.ASCII)
 _MONTH_RE = re.compile(r"m:(\d{4})-(\d{2})", re.ASCII)
 

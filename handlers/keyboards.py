@@ -55,6 +55,8 @@ _SECTION_BUTTONS = [("c", "card", "Ringkasan"), ("s", "syarat", "Syarat"), ("p",
                     ("d", "dasar", "Dasar hukum")]
 CB_HANDOFF = "hd:ask"
 APPLICATION_LABEL = {"cuti": "🗓 Ajukan cuti", "izin-belajar": "🎓 Ajukan izin belajar"}
+# Applications with a form of their own open it (handlers/cuti.py); others still say "coming soon".
+APPLICATION_CALLBACK = {"cuti": "cuti:start", "izin-belajar": "ib:start"}
 
 
 def entry_actions(entry: Entry, *, current: str) -> InlineKeyboardMarkup:
@@ -71,7 +73,8 @@ def entry_actions(entry: Entry, *, current: str) -> InlineKeyboardMarkup:
     rows.append(extra)
     if entry.application:
         rows.append([InlineKeyboardButton(text=APPLICATION_LABEL[entry.application],
-                                          callback_data=f"ap:{entry.application}")])
+                                          callback_data=APPLICATION_CALLBACK.get(entry.application,
+                                                                                 f"ap:{entry.application}"))])
     return InlineKeyboardMarkup(inline_keyboard=[r for r in rows if r])
 
 

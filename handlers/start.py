@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards, texts
 from handlers.linking import redeem_code_and_reply
+from handlers.pengajuan import verify_and_reply
+from services.applications.engine import Context
 from services.agency import Agency
 from services.employees import profile
 from services.linking import LinkingService
@@ -28,10 +30,13 @@ async def show_home(message: Message, session: AsyncSession, linking: LinkingSer
 @router.message(CommandStart(deep_link=True))
 async def start_with_code(
     message: Message, command: CommandObject, state: FSMContext, session: AsyncSession,
-    linking: LinkingService, agency: Agency,
+    linking: LinkingService, agency: Agency, actx: Context,
 ) -> None:
-    # t.me/<bot>?start=<code> arrives as "/start <code>".
+    # t.me/<bot>?start=<code> arrives as "/start <code>"; "v-<code>" is a letter's QR code.
     await state.clear()
+    if (command.args or "").startswith("v-"):
+        await verify_and_reply(message, command.args[2:], session, actx, agency)
+        return
     await redeem_code_and_reply(message, command.args or "", session, linking, agency)
 
 

@@ -2,6 +2,7 @@
 clarifying choices, honest abstention with hand-off to BKPSDM staff, and smalltalk."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -62,10 +63,15 @@ async def show_entry(message: Message, entry: Entry, *, section: str = "card") -
     await message.answer(text, reply_markup=keyboards.entry_actions(entry, current=section))
 
 
+def _not_recorded(outcome: str) -> None:
+    return None
+
+
 @router.message(F.text, ~F.text.startswith("/"))
 async def question(
     message: Message, state: FSMContext, session: AsyncSession, knowledge: KnowledgeView,
     linking: LinkingService, agency: Agency, zone: ZoneInfo,
+    kb_outcome: Callable[[str], None] = _not_recorded,  # metrics, injected by the bot
 ) -> None:
     text = message.text[:MAX_QUESTION_CHARS]
     if wants_human(text):
@@ -86,11 +92,13 @@ async def question(
                 await message.answer(texts.milestone(personal_dates.milestone(topic, employee, today)))
             return
     if not knowledge.available:
+        kb_outcome("unavailable")
         await message.answer(texts.kb_unavailable(agency), reply_markup=keyboards.handoff_offer())
         return
     kb, engine = knowledge.snapshot()
     result = engine.ask(text)
     if result.outcome == "smalltalk":
+        kb_outcome("smalltalk")
         linked = await linking.linked_employee(message.from_user.id) is not None
         await message.answer(
             texts.smalltalk(result.smalltalk_reply),
@@ -100,14 +108,17 @@ async def question(
     if result.outcome == "answer":
         entry = kb.get(result.candidates[0].entry_id)
         if entry is not None:
+            kb_outcome("answer")
             await show_entry(message, entry, section=INTENT_SECTION.get(result.intent or "", "card"))
             return
     if result.outcome == "clarify":
         options = [e for c in result.candidates if (e := kb.get(c.entry_id)) is not None]
         if len(options) >= 2:
+            kb_outcome("clarify")
             await message.answer(texts.clarify(), reply_markup=keyboards.clarify(options))
             return
     # Abstain: say so honestly, offer the hand-off, count the gap.
+    kb_outcome("abstain")
     await helpdesk.record_gap(session, result.normalized)
     await message.answer(texts.abstain(agency), reply_markup=keyboards.handoff_offer())
 

@@ -31,18 +31,20 @@ BTN_UNLINK_NO = "Tidak"
 COMMANDS = [
     ("start", "Mulai / menu utama"),
     ("profil", "Profil saya"),
+    ("cuti", "Ajukan cuti"),
+    ("izinbelajar", "Ajukan izin belajar"),
+    ("status", "Status pengajuan saya"),
+    ("antrian", "Permohonan yang menunggu tindakan saya"),
+    ("verifikasi", "Cek keaslian surat"),
     ("link", "Tautkan akun dengan kode"),
     ("unlink", "Putuskan tautan akun"),
+    ("pengaturan", "Atur pengingat"),
     ("bantuan", "Bantuan"),
     ("batal", "Batalkan langkah saat ini"),
 ]
 
 # Features that later releases bring; the bot says so honestly instead of pretending.
-COMING_SOON = {
-    MENU_CUTI: "Pengajuan cuti",
-    MENU_IZIN_BELAJAR: "Pengajuan izin belajar",
-    MENU_STATUS: "Status pengajuan",
-}
+COMING_SOON: dict[str, str] = {}
 
 
 def welcome_unlinked(agency: Agency) -> str:
@@ -387,3 +389,19 @@ def saldo_cuti(b: AnnualBalance, year: int) -> str:
         text += ("\n⚠️ Belum ada catatan cuti Anda di sistem ini: angka di atas hanya hak tahun berjalan dan "
                  "belum memperhitungkan cuti yang sudah diambil. Pastikan ke pengelola kepegawaian OPD.")
     return text
+
+
+# ---- abuse limits (bot/guard.py) -----------------------------------------------------------
+def too_many_messages() -> str:
+    return "Terlalu banyak pesan; mohon tunggu sebentar."
+
+
+def message_too_long(limit: int) -> str:
+    return f"Maaf, pesan terlalu panjang (paling banyak {limit} karakter). Mohon ringkas pesan Anda."
+
+
+def file_too_large(limit_bytes: int, size: int) -> str:
+    from services.files import format_size
+
+    return (f"Maaf, berkas terlalu besar ({format_size(size, round_up=True)}); ukuran paling besar "
+            f"{format_size(limit_bytes)}. Silakan kirim berkas yang lebih kecil.")

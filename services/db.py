@@ -7,14 +7,16 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int | None = None) -> AsyncEngine:
+    """SQLite: one file, no pool settings. PostgreSQL: ``pool_size`` connections kept open and up to
+    ``max_overflow`` more under load (default: as many again)."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
@@ -31,7 +33,8 @@ def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    overflow = pool_size if max_overflow is None else max_overflow
+    return create_async_engine(url, pool_size=pool_size, max_overflow=overflow, pool_pre_ping=True)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -56,8 +59,16 @@ def _downgrade(conn: Connection, revision: str) -> None:
     command.downgrade(cfg, revision)
 
 
+# Any constant: instances starting together queue on it instead of migrating at the same time.
+_MIGRATION_LOCK = 0x61736E626F74  # "asnbot"
+
+
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Held until this transaction (which holds the whole upgrade) ends; the next instance
+            # then finds the schema at head and does nothing.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
         await conn.run_sync(_upgrade, revision)
 
 

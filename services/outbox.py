@@ -11,9 +11,10 @@ of the ``mark_*`` functions. A mark applies only while the row is still held by 
 recorded by the worker that took over.
 
 Ordering and per-chat pacing are kept in the database, so they hold across several worker
-processes: a message is claimable only when no earlier message of the same chat is due and no
-message of that chat is in flight, and recording a send pushes the chat's next message to at
-least ``chat_next_at`` (the per-chat rate limit).
+processes: a message is claimable only when no earlier due message of the same chat and class
+(urgent, or not) is waiting and no message of that chat is in flight, and recording a send
+pushes the chat's next message to at least ``chat_next_at`` (the per-chat rate limit). Urgent
+messages (a person's own application) go before reminders and broadcasts.
 
 Exactly once, as seen by the user, and its one residual risk: Telegram's Bot API has no
 idempotency key, so the worker cannot ask "did you already accept this?". Each message is sent
@@ -28,13 +29,15 @@ have delivered it, and it is retried, because a rare duplicate is better than a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, event, exists, or_, select, update
+from sqlalchemy import and_, event, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -72,6 +75,51 @@ async def enqueue(
     optional), or given as a Telegram file_id in ``document`` / ``photo``. ``urgent=False``
     (reminders, broadcasts) waits for the end of quiet hours.
     """
+    row = _row(chat_id=chat_id, text=text, dedupe_key=dedupe_key, method=method, payload=payload,
+               reply_markup=reply_markup, employee_id=employee_id, urgent=urgent, broadcast_id=broadcast_id,
+               not_before=not_before)
+    # Autoflush makes rows added earlier in this same session visible to this check.
+    taken = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
+    if taken is not None:
+        return False
+    session.add(OutboxMessage(**row))
+    _wake_workers_after_commit(session)
+    return True
+
+
+async def enqueue_many(session: AsyncSession, messages: Iterable[dict[str, Any]]) -> int:
+    """:func:`enqueue` for many messages at once (a broadcast): each dict holds enqueue's keyword
+    arguments. Messages whose dedupe_key exists already (or repeats in ``messages``) are
+    skipped. Not committed here. Returns how many were added."""
+    rows: dict[str, dict[str, Any]] = {}
+    for message in messages:
+        row = _row(**message)
+        rows.setdefault(row["dedupe_key"], row)
+    if not rows:
+        return 0
+    # The unique dedupe_key decides (also against a concurrent writer): existing ones are skipped.
+    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
+    statement = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    result = await session.execute(statement.returning(OutboxMessage.id), list(rows.values()))
+    added = len(result.all())
+    if added:
+        _wake_workers_after_commit(session)
+    return added
+
+
+def _row(
+    *,
+    chat_id: int,
+    dedupe_key: str,
+    text: str | None = None,
+    method: str = "sendMessage",
+    payload: dict[str, Any] | None = None,
+    reply_markup: dict[str, Any] | None = None,
+    employee_id: int | None = None,
+    urgent: bool = True,
+    broadcast_id: int | None = None,
+    not_before: datetime | None = None,
+) -> dict[str, Any]:
     if method not in METHODS:
         raise ValueError(f"unsupported outbox method {method!r}; use one of {METHODS}")
     if not dedupe_key or len(dedupe_key) > 160:
@@ -87,17 +135,11 @@ async def enqueue(
         kind = _CAPTIONED[method]
         if not body.get(f"{kind}_path") and not body.get(kind):
             raise ValueError(f"{method} needs {kind}_path (relative to DATA_DIR) or a {kind} file_id")
-    # Autoflush makes rows added earlier in this same session visible to this check.
-    taken = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
-    if taken is not None:
-        return False
-    session.add(OutboxMessage(
-        dedupe_key=dedupe_key, chat_id=chat_id, employee_id=employee_id, method=method, payload=body,
-        urgent=urgent, broadcast_id=broadcast_id, status=PENDING, not_before=not_before or utcnow(),
-        attempts=0,
-    ))
-    _wake_workers_after_commit(session)
-    return True
+    return {
+        "dedupe_key": dedupe_key, "chat_id": chat_id, "employee_id": employee_id, "method": method,
+        "payload": body, "urgent": urgent, "broadcast_id": broadcast_id, "status": PENDING,
+        "not_before": not_before or utcnow(), "attempts": 0,
+    }
 
 
 async def enqueue_for_employee(session: AsyncSession, employee_id: int, **message: Any) -> bool:
@@ -131,24 +173,31 @@ def subscribe(callback: Callable[[], None]) -> Callable[[], None]:
     """Call ``callback`` (on the event loop's thread) after each commit that added outbox rows,
     so an idle worker in this process starts at once. Returns the unsubscribe function."""
     _listeners.append(callback)
-    return lambda: _listeners.remove(callback) if callback in _listeners else None
+
+    def unsubscribe() -> None:
+        if callback in _listeners:
+            _listeners.remove(callback)
+
+    return unsubscribe
 
 
 def _wake_workers_after_commit(session: AsyncSession) -> None:
     sync = session.sync_session
-    if sync.info.get("_outbox_wake_armed"):
+    sync.info["_outbox_added"] = True
+    if not sync.info.get("_outbox_listening"):
+        sync.info["_outbox_listening"] = True
+        event.listen(sync, "after_commit", _after_commit)
+        event.listen(sync, "after_rollback", lambda s: s.info.pop("_outbox_added", None))
+
+
+def _after_commit(session: Any) -> None:
+    if not session.info.pop("_outbox_added", False):
         return
-    sync.info["_outbox_wake_armed"] = True
-
-    def fire(_session: Any) -> None:
-        sync.info.pop("_outbox_wake_armed", None)
-        for callback in list(_listeners):
-            try:
-                callback()
-            except Exception:  # noqa: BLE001 - a waker must never break the caller's commit
-                log.exception("outbox wake-up callback failed")
-
-    event.listen(sync, "after_commit", fire, once=True)
+    for callback in list(_listeners):
+        try:
+            callback()
+        except Exception:  # noqa: BLE001 - a waker must never break the caller's commit
+            log.exception("outbox wake-up callback failed")
 
 
 # ---- quiet hours ------------------------------------------------------------------------------
@@ -226,23 +275,45 @@ def _lease_free(now: datetime) -> Any:
     return or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until <= now)
 
 
-def _claimable(now: datetime, urgent_only: bool) -> list[Any]:
+async def _pick(session: AsyncSession, now: datetime, limit: int, urgent_only: bool) -> list[int]:
+    """Ids of the messages to take: due, lease free, the earliest one of its chat within its
+    class (urgent ones may overtake a chat's reminders and broadcasts, never its other urgent
+    ones), one per chat, of chats with nothing in flight (across workers); urgent first, then
+    the longest due.
+
+    Each class is read as a prefix of its due messages in (not_before, id) order, which is the
+    index's order, so reading stops early; the only per-row probe (in flight?) runs on that
+    prefix, by chat_id. A claim stays at tens of milliseconds with 20,000 due messages whatever
+    the planner's statistics say (right after a broadcast they are stale, and a correlated query
+    over every due message took minutes on PostgreSQL). A chat's messages keep their order,
+    except that a message waiting for a retry does not hold back the ones after it.
+    """
+    ids: list[int] = []
+    chats: set[int] = set()
     other = aliased(OutboxMessage)
-    chat_busy = exists().where(
-        other.chat_id == OutboxMessage.chat_id,
-        other.status == PENDING,
-        other.id != OutboxMessage.id,
-        or_(
-            # An earlier message of this chat is due: it goes first (per-chat order).
-            and_(other.id < OutboxMessage.id, other.not_before <= now),
-            # A message of this chat is in flight: one at a time per chat, across workers.
-            other.locked_until > now,
-        ),
-    )
-    conditions = [OutboxMessage.status == PENDING, OutboxMessage.not_before <= now, _lease_free(now), ~chat_busy]
-    if urgent_only:
-        conditions.append(OutboxMessage.urgent.is_(True))
-    return conditions
+    for urgent in (True,) if urgent_only else (True, False):
+        if len(ids) >= limit:
+            break
+        prefix = (
+            select(OutboxMessage.id, OutboxMessage.chat_id, OutboxMessage.not_before, OutboxMessage.locked_until)
+            .where(OutboxMessage.status == PENDING, OutboxMessage.not_before <= now, OutboxMessage.urgent.is_(urgent))
+            .order_by(OutboxMessage.not_before, OutboxMessage.id)  # the index's order: reading stops early
+            .limit(4 * limit + 200)  # room for the messages in flight, which stay at the front
+            .subquery()
+        )
+        ranked = select(
+            prefix, func.row_number().over(partition_by=prefix.c.chat_id, order_by=prefix.c.id).label("place")
+        ).subquery()
+        # Marks clear locked_until, so a future lease means a send in flight.
+        in_flight = exists().where(other.chat_id == ranked.c.chat_id, other.locked_until > now)
+        pick = select(ranked.c.id, ranked.c.chat_id).where(
+            ranked.c.place == 1, or_(ranked.c.locked_until.is_(None), ranked.c.locked_until <= now), ~in_flight,
+        ).order_by(ranked.c.not_before, ranked.c.id)
+        for message_id, chat_id in (await session.execute(pick)).all():
+            if chat_id not in chats and len(ids) < limit:
+                chats.add(chat_id)
+                ids.append(message_id)
+    return ids
 
 
 async def claim(
@@ -260,33 +331,44 @@ async def claim(
     ``FOR UPDATE SKIP LOCKED``; SQLite (one writer at a time) re-checks every condition in the
     UPDATE that takes them, so a row another worker took in between is simply not returned."""
     now = now or utcnow()
+    claimed: list[Claimed] = []
+    for _ in range(3):  # SQLite: rows another worker took between our read and our write
+        taken, lost = await _claim_once(sessions, worker_id, limit - len(claimed), now, lease_seconds, urgent_only)
+        claimed += taken
+        if not lost or len(claimed) >= limit:
+            break
+    claimed.sort(key=lambda c: (not c.urgent, c.id))
+    return claimed
+
+
+async def _claim_once(
+    sessions: async_sessionmaker[AsyncSession], worker_id: str, limit: int, now: datetime, lease_seconds: float,
+    urgent_only: bool,
+) -> tuple[list[Claimed], bool]:
+    """(claimed messages, whether some picked rows were taken by another worker meanwhile)."""
     lease = {"locked_until": now + timedelta(seconds=lease_seconds), "locked_by": worker_id}
-    order = (OutboxMessage.urgent.desc(), OutboxMessage.not_before, OutboxMessage.id)
+    still_free = (OutboxMessage.status == PENDING, _lease_free(now))
     async with sessions() as session:
-        postgres = session.get_bind().dialect.name == "postgresql"
-        pick = select(OutboxMessage.id).where(*_claimable(now, urgent_only)).order_by(*order)
-        if postgres:
-            pick = pick.limit(limit).with_for_update(skip_locked=True, of=OutboxMessage)
-            ids = list((await session.scalars(pick)).all())
-            if not ids:
-                await session.rollback()
-                return []
-            take = update(OutboxMessage).where(OutboxMessage.id.in_(ids))
+        ids = await _pick(session, now, limit, urgent_only)
+        if not ids:
+            await session.rollback()
+            return [], False
+        if session.get_bind().dialect.name == "postgresql":
+            # Rows another worker is taking right now are skipped, not waited for.
+            lock = select(OutboxMessage.id).where(OutboxMessage.id.in_(ids), *still_free)
+            locked = list((await session.scalars(lock.with_for_update(skip_locked=True))).all())
+            take = update(OutboxMessage).where(OutboxMessage.id.in_(locked))
         else:
-            ids = list((await session.scalars(pick.limit(limit))).all())
-            await session.rollback()  # end the read; the UPDATE below starts a write transaction
-            if not ids:
-                return []
-            take = update(OutboxMessage).where(
-                OutboxMessage.id.in_(ids), OutboxMessage.status == PENDING, _lease_free(now)
-            )
+            # SQLite: end the read first (a read transaction cannot become the writer if another
+            # wrote meanwhile); the UPDATE re-checks that each row is still free.
+            await session.rollback()
+            take = update(OutboxMessage).where(OutboxMessage.id.in_(ids), *still_free)
         result = await session.execute(
             take.values(**lease).returning(*_CLAIM_COLUMNS).execution_options(synchronize_session=False)
         )
         claimed = [Claimed(**row._mapping) for row in result.all()]
         await session.commit()
-    claimed.sort(key=lambda c: (not c.urgent, c.id))
-    return claimed
+    return claimed, len(claimed) < len(ids)
 
 
 def _held(message_id: int, worker_id: str) -> Any:

@@ -21,6 +21,9 @@ def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
         "verification_key": "test-verification-key",
         "telegram_bot_token": None,
         "kb_watch_seconds": 0,  # tests that watch the knowledge base ask for it
+        "quiet_hours": "",  # tests must not depend on the hour they run at; quiet-hour tests set it
+        "rate_limit_per_minute": 0,  # tests send fast; tests/test_webhook.py tests the limit
+        "reminder_time": "",  # no daily reminders job unless a test asks for it
     }
     values.update(overrides)
     # _env_file=None: a developer's .env must not leak into tests.

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.calendar import MAX_CALLBACK_BYTES, calendar_markup, parse_calendar_callback
+from handlers.calendar import BLANK, MAX_CALLBACK_BYTES, calendar_markup, parse_calendar_callback
 from services.textdate import format_date, format_short, parse_date, parse_range
 
 D = date.fromisoformat
@@ -177,12 +177,12 @@ def test_calendar_layout_and_callbacks() -> None:
     assert [b.text for b in rows[1]] == ["Sn", "Sl", "Rb", "Km", "Jm", "Sb", "Mg"]
     assert all(len(row) == 7 for row in rows[1:-1])
     # January 2027 starts on a Friday: four blanks, then 1 (before min, so not pickable)
-    assert [b.text for b in rows[2]] == [" ", " ", " ", " ", "·", "·", "·"]
+    assert [b.text for b in rows[2]] == [BLANK, BLANK, BLANK, BLANK, "·", "·", "·"]
     texts = [b.text for b in _buttons(markup)]
     assert "[15]" in texts and "16*" in texts and "12" not in texts
     assert _days(markup, "cuti.s") == [D("2027-01-13") + timedelta(days=i) for i in range(19)]
     # only "›" navigation: the previous month is before min_date
-    assert [b.text for b in rows[-1]] == [" ", "›"]
+    assert [b.text for b in rows[-1]] == [BLANK, "›"]
     assert parse_calendar_callback(rows[-1][1].callback_data, "cuti.s") == ("month", D("2027-02-01"))
     for b in _buttons(markup):
         assert len(b.callback_data.encode()) <= MAX_CALLBACK_BYTES
@@ -191,7 +191,7 @@ def test_calendar_layout_and_callbacks() -> None:
 
 def test_calendar_navigation_respects_bounds() -> None:
     last = calendar_markup(D("2027-03-01"), prefix="c", min_date=D("2027-01-13"), max_date=D("2027-03-10"))
-    assert [b.text for b in last.inline_keyboard[-1]] == ["‹", " "]
+    assert [b.text for b in last.inline_keyboard[-1]] == ["‹", BLANK]
     assert _days(last, "c") == [D("2027-03-01") + timedelta(days=i) for i in range(10)]
     middle = calendar_markup(D("2027-02-01"), prefix="c", min_date=D("2027-01-13"), max_date=D("2027-03-10"))
     assert [b.text for b in middle.inline_keyboard[-1]] == ["‹", "›"]

@@ -63,20 +63,74 @@ async def quote_for(session: AsyncSession, ctx: Context, emp: Employee, req: Req
                       existing=existing, config=load_config(ctx.agency_dir))
 
 
-async def kinds_for(session: AsyncSession, ctx: Context, emp: Employee) -> list[str]:
-    """The kinds this person may take at all (status, service, sex): offered on the menu."""
+def _reasons(kind: str, emp: Employee) -> tuple[str | None, ...]:
+    """Reason codes that change a rule for this kind (rules.Request.reason)."""
+    if kind == "besar":
+        return (None, rules.HAJI_PERTAMA) + ((rules.MELAHIRKAN_KE_4,) if emp.sex == "P" else ())
+    if kind == "sakit" and emp.sex == "P":
+        return (None, rules.GUGUR_KANDUNGAN)
+    return (None,)
+
+
+Probe = dict[str, dict[str | None, list[rules.Problem]]]  # kind -> reason -> who-may-take-it problems
+
+
+async def _probe(session: AsyncSession, ctx: Context, emp: Employee) -> Probe:
+    """Who-may-take-it problems per kind and reason, for a one-day request tomorrow."""
     config = load_config(ctx.agency_dir)
     existing = await leave_periods(session, emp.id)
     a = Applicant.from_employee(emp, ctx.today())
     probe_day = ctx.today() + timedelta(days=1)
-    out = []
+    out: Probe = {}
     for kind in rules.KINDS:
-        req = Request(kind=kind, start=probe_day, end=probe_day)
-        problems = rules.check_eligibility(a, req, existing, config)
-        # Only who-may-take-it refusals hide a kind; length or timing problems show up later.
-        if not any(p.blocking and p.code not in ("jarak-cuti-besar",) for p in problems):
-            out.append(kind)
+        out[kind] = {}
+        for reason in _reasons(kind, emp):
+            req = Request(kind=kind, start=probe_day, end=probe_day, reason=reason)
+            # Only who-may-take-it refusals hide a kind; length or timing problems show up later.
+            out[kind][reason] = [p for p in rules.check_eligibility(a, req, existing, config)
+                                 if p.blocking and p.code != "besar-belum-5-tahun"]
     return out
+
+
+async def kinds_for(session: AsyncSession, ctx: Context, emp: Employee) -> list[str]:
+    """The kinds this person may take at all (status, service, sex): offered on the menu. A kind
+    counts when any of its reasons allows it (cuti besar for a first hajj before 5 years)."""
+    probe = await _probe(session, ctx, emp)
+    return [k for k in rules.KINDS if any(not problems for problems in probe[k].values())]
+
+
+async def reasons_for(session: AsyncSession, ctx: Context, emp: Employee, kind: str) -> list[str | None]:
+    """The reason codes under which this person may take `kind` (None: no particular reason)."""
+    probe = await _probe(session, ctx, emp)
+    return [r for r, problems in probe.get(kind, {}).items() if not problems]
+
+
+async def refusals_for(session: AsyncSession, ctx: Context, emp: Employee) -> dict[str, str]:
+    """Why each kind not offered is refused: its rule and basis, for the user."""
+    probe = await _probe(session, ctx, emp)
+    out = {}
+    for kind, by_reason in probe.items():
+        if all(by_reason.values()):
+            out[kind] = by_reason[None][0].message
+    return out
+
+
+def date_bounds(ctx: Context, kind: str) -> tuple[date, date]:
+    """Earliest and latest start date the rules accept for `kind` (to bound the calendar)."""
+    config = load_config(ctx.agency_dir)
+    today = ctx.today()
+    past = config.per_kind("past_days_allowed", kind)
+    ahead = int(config.get("apply_window", "max_days_ahead", default=365))
+    return today - timedelta(days=past), today + timedelta(days=ahead)
+
+
+async def off_days(session: AsyncSession, ctx: Context, emp: Employee, first: date, last: date) -> set[date]:
+    """Days in [first, last] that are not working days of the employee's unit (weekends of its
+    working week, national holidays, cuti bersama), to mark on the calendar."""
+    from services.cuti.calendar import build_calendar
+
+    cal = build_calendar(await unit_chain_work_days(session, emp.unit_id), first, last, load_config(ctx.agency_dir))
+    return {e.date for e in cal.count(first, last)[1]}
 
 
 def documents_needed(q: Quote) -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ approver at the same moment) changes nothing and is told why."""
 from __future__ import annotations
 
 import html
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -246,7 +247,7 @@ async def submit(session: AsyncSession, ctx: Context, employee_id: int, type: st
     data["sop"] = route.sop
     first_step, first_approver = route.steps[0]
     now = ctx.now()
-    app = Application(number=f"TMP-{submit_key}"[:30], type=type, employee_id=emp.id, status=Status.PENDING,
+    app = Application(number=f"TMP-{uuid.uuid4().hex}"[:30], type=type, employee_id=emp.id, status=Status.PENDING,
                       step=first_step, approver_id=first_approver, data=data, submit_key=submit_key, version=1,
                       created_at=now, step_since=now)
     try:
@@ -299,10 +300,11 @@ async def _guarded_update(session: AsyncSession, app: Application, expected_vers
     app.version = expected_version + 1
 
 
-async def act(session: AsyncSession, ctx: Context, app_id: int, actor_id: int, action: str, *, version: int,
-              comment: str | None = None, change: dict[str, Any] | None = None,
-              actor_telegram_id: int | None = None) -> Outcome:
-    """An approver's action at the current step. Authorised here, whatever the button said."""
+async def check_act(session: AsyncSession, ctx: Context, app_id: int, actor_id: int, action: str, *,
+                    version: int) -> tuple[Application, Acting, StepDef]:
+    """Whether `actor_id` may take `action` on this version of the application now; raises
+    WorkflowError saying why not. Handlers call it before asking for a reason or new dates, so
+    a stale or forged button is refused at the press; act() checks again."""
     app = await session.get(Application, app_id, populate_existing=True)
     if app is None:
         raise WorkflowError("tidak-ada", "Permohonan tidak ditemukan.")
@@ -320,6 +322,14 @@ async def act(session: AsyncSession, ctx: Context, app_id: int, actor_id: int, a
     assert step is not None
     if action not in step.actions:
         raise WorkflowError("aksi-tidak-dikenal", "Pilihan itu tidak tersedia pada tahap ini.")
+    return app, acting, step
+
+
+async def act(session: AsyncSession, ctx: Context, app_id: int, actor_id: int, action: str, *, version: int,
+              comment: str | None = None, change: dict[str, Any] | None = None,
+              actor_telegram_id: int | None = None) -> Outcome:
+    """An approver's action at the current step. Authorised here, whatever the button said."""
+    app, acting, step = await check_act(session, ctx, app_id, actor_id, action, version=version)
     comment = (comment or "").strip() or None
     if action in NEEDS_COMMENT and not comment:
         raise WorkflowError("perlu-alasan", "Mohon tuliskan alasannya.")

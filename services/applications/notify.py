@@ -4,8 +4,10 @@ them. Texts are Indonesian and HTML-escaped; buttons carry the application's ver
 stale one is recognised."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import outbox
@@ -14,8 +16,14 @@ from services.applications.engine import (
     ACTION_CODES, STATUS_LABELS, STEP_LABELS, Context, Status, esc, type_of,
 )
 from services.applications.routing import ACTION_LABELS
-from services.models import Application, ApplicationEvent, Employee
+from services.models import Application, ApplicationEvent, ApplicationFile, Employee
 from services.nip import format_nip
+
+
+async def _doc_labels(session: AsyncSession, app_id: int) -> dict[str, str]:
+    rows = await session.execute(select(ApplicationFile.doc_key, ApplicationFile.label)
+                                 .where(ApplicationFile.application_id == app_id))
+    return {k: v for k, v in rows.all()}
 
 
 def _who(emp: Employee | None) -> str:
@@ -66,7 +74,7 @@ async def recipients_for_step(session: AsyncSession, ctx: Context, app: Applicat
 
 
 async def _to_step(session: AsyncSession, ctx: Context, app: Application, emp: Employee, heading: str,
-                   tag: str) -> list[int]:
+                   tag: str, *, urgent: bool = True, skip: Collection[int] = ()) -> list[int]:
     td = ctx.types()[app.type]
     step = td.step(app.step)
     if step is None:
@@ -74,8 +82,10 @@ async def _to_step(session: AsyncSession, ctx: Context, app: Application, emp: E
     text = request_text(app, emp, heading=heading) + f"\n\nMohon {esc(STEP_LABELS.get(step.step, step.step))} Anda:"
     sent = []
     for person in await recipients_for_step(session, ctx, app):
+        if person in skip:
+            continue
         if await outbox.enqueue_for_employee(session, person, text=text, reply_markup=action_keyboard(app, step.actions),
-                                             dedupe_key=f"app:{app.id}:v{app.version}:{tag}:{person}"):
+                                             dedupe_key=f"app:{app.id}:v{app.version}:{tag}:{person}", urgent=urgent):
             sent.append(person)
     return sent
 
@@ -107,7 +117,7 @@ async def acted(session: AsyncSession, ctx: Context, app: Application, emp: Empl
     actor = await session.get(Employee, event.actor_id) if event.actor_id else None
     by = _who(actor) + (f" selaku {esc(event.actor_label)}" if event.actor_label else "")
     lines = [f"🔔 <b>{esc(app.number)}</b>: {esc(STEP_LABELS.get(event.step or '', event.step or ''))} - "
-             f"<b>{esc(ACTION_LABELS.get(event.action, event.action))}</b> oleh {by}."]
+             f"<b>{esc(ACTION_LABELS.get(event.action, event.action))}</b> oleh {by.rstrip('.')}."]
     if event.comment:
         lines.append(f"Catatan: {esc(event.comment)}")
     after = (event.data or {}).get("after")
@@ -118,7 +128,8 @@ async def acted(session: AsyncSession, ctx: Context, app: Application, emp: Empl
         lines.append(f"Berikutnya: {await _next_label(session, app)}.")
     elif status == Status.REVISION:
         notes = (event.data or {}).get("notes") or {}
-        lines += [f"- {esc(k)}: {esc(v)}" for k, v in notes.items()]
+        labels = await _doc_labels(session, app.id)
+        lines += [f"- {esc(labels.get(k, k))}: {esc(v)}" for k, v in notes.items()]
         lines.append("Silakan perbaiki lewat menu <b>Status pengajuan</b>.")
     else:
         lines.append(f"Status akhir: <b>{esc(STATUS_LABELS[status])}</b>.")
@@ -139,10 +150,12 @@ async def withdrawn(session: AsyncSession, ctx: Context, app: Application, emp: 
             text=f"ℹ️ Permohonan {esc(app.number)} ({_who(emp)}) dibatalkan oleh pemohon; tidak perlu diproses lagi.")
 
 
-async def remind(session: AsyncSession, ctx: Context, app: Application, day_key: str) -> int:
-    """A reminder to whoever should act on a waiting application; once per step and day."""
+async def remind(session: AsyncSession, ctx: Context, app: Application, day_key: str, *,
+                 skip: Collection[int] = ()) -> list[int]:
+    """A reminder to whoever should act on a waiting application; once per step and `day_key`.
+    `skip`: people not to remind (reminders turned off, already reminded). Not urgent: it
+    waits for the end of quiet hours. Returns who was reminded."""
     emp = await session.get(Employee, app.employee_id)
     if emp is None:
-        return 0
-    sent = await _to_step(session, ctx, app, emp, "⏰ Masih menunggu:", f"remind-{day_key}")
-    return len(sent)
+        return []
+    return await _to_step(session, ctx, app, emp, "⏰ Masih menunggu:", f"remind-{day_key}", urgent=False, skip=skip)

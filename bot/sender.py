@@ -1,0 +1,417 @@
+"""The delivery worker: sends what services wrote to the outbox (services/outbox.py) through the
+Bot API, within Telegram's limits, and records the outcome of every message.
+
+Limits (from settings, each scaled by SEND_RATE_MARGIN):
+* overall: evenly spaced sends (aiolimiter's leaky bucket, two sends deep), so that no
+  one-second window - which is how Telegram counts - holds more than the limit;
+* per chat: one send per 1/SEND_RATE_PER_CHAT seconds, per group one per 60/SEND_RATE_PER_GROUP
+  seconds, kept in memory and, across worker processes, in the database (the chat's next
+  message is not due earlier; see outbox.mark_sent).
+
+Outcomes: 429 -> nothing goes to that chat before retry_after (and if this worker had not
+written to the chat lately, the limit hit must be the bot-wide one, so the whole worker pauses);
+5xx and network errors -> retried with exponential backoff and jitter, failed after
+``max_attempts``; 403 -> blocked, the account marked undeliverable; 400 -> failed, not retried.
+
+Sends run concurrently across chats (bounded), so the overall rate is reachable with tens of
+milliseconds of API latency. Stopping (or cancelling the task) lets sends already on the wire
+finish and be recorded, and hands the other leased messages back at once.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiolimiter import AsyncLimiter
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramConflictError,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramUnauthorizedError,
+)
+from aiogram.methods import SendDocument, SendMessage, SendPhoto
+from aiogram.types import BufferedInputFile, Message
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.settings import Settings
+from services import outbox
+from services.models import utcnow
+
+log = logging.getLogger("asnbot.sender")
+
+_METHODS = {"sendMessage": SendMessage, "sendDocument": SendDocument, "sendPhoto": SendPhoto}
+_FILE_KIND = {"sendDocument": "document", "sendPhoto": "photo"}
+# Telegram remembers what the bot was told to wait for somewhat beyond a chat's last send; a 429
+# for a chat this worker wrote to within this time is taken as that chat's limit.
+_CHAT_MEMORY = 60.0
+TEXT_TIMEOUT = 30  # seconds for one send request
+UPLOAD_TIMEOUT = 90
+
+
+async def _stopped_within(stopping: asyncio.Event, seconds: float) -> bool:
+    """Sleep up to ``seconds``; True as soon as ``stopping`` is set."""
+    if stopping.is_set() or seconds <= 0:
+        return stopping.is_set()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), max(seconds, 0))
+    return stopping.is_set()
+
+
+class StaleFileId(Exception):
+    """Telegram no longer knows the file_id of an earlier upload."""
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class OutboxWorker:
+    """Delivers outbox messages until :meth:`stop`. Several may run on one database."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bot: Bot,
+        settings: Settings,
+        *,
+        worker_id: str | None = None,
+        lease_seconds: float = 150.0,
+        poll_interval: float = 0.25,
+        max_attempts: int = 8,
+        retry_base: float = 2.0,
+        retry_cap: float = 300.0,
+        concurrency: int | None = None,
+    ) -> None:
+        self.sessions, self.bot, self.settings = sessions, bot, settings
+        self.worker_id = worker_id or default_worker_id()
+        self.lease_seconds, self.poll_interval = lease_seconds, poll_interval
+        # A request must end well within its lease, or another worker could send it again.
+        self.text_timeout = max(1, min(TEXT_TIMEOUT, math.floor(lease_seconds / 4)))
+        self.upload_timeout = max(1, min(UPLOAD_TIMEOUT, math.floor(lease_seconds / 2)))
+        self.max_attempts, self.retry_base, self.retry_cap = max_attempts, retry_base, retry_cap
+        margin = settings.send_rate_margin
+        global_rate = settings.send_rate_global * margin
+        # A leaky bucket holding two sends: steady spacing (Telegram counts sends in any one-second
+        # window, so bursts would overrun it), with room to catch up after a late wake-up.
+        self.limiter = AsyncLimiter(2, 2 / global_rate)
+        self._paused_until = 0.0  # monotonic; Telegram asked the whole bot to wait
+        self.chat_interval = 1 / (settings.send_rate_per_chat * margin)
+        self.group_interval = 60 / (settings.send_rate_per_group * margin)
+        # Enough requests in flight to keep the window full at ~1 s of API latency.
+        self.concurrency = concurrency or max(4, min(200, math.ceil(2 * global_rate)))
+        self._refill_at = max(1, self.concurrency // 2)
+        self.stats: dict[str, int] = dict.fromkeys(
+            ("claimed", "sent", "retried", "rate_limited", "failed", "blocked", "released"), 0
+        )
+        self._chat_next: dict[int, float] = {}  # chat -> monotonic time of its next allowed send
+        self._chat_last: dict[int, float] = {}  # chat -> monotonic time of this worker's last send
+        self._file_ids: dict[tuple[str, str, int, int], str] = {}  # uploaded file -> Telegram file_id
+        self._upload_locks: dict[tuple[str, str, int, int], asyncio.Lock] = {}
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._finished = asyncio.Event()
+        self._running = False
+
+    # ---- control -----------------------------------------------------------------------------
+    def notify(self) -> None:
+        """Something was committed to the outbox: look now instead of at the next poll."""
+        self._wake.set()
+
+    async def stop(self, timeout: float = 35.0) -> None:
+        """Stop claiming, give back what is not on the wire, wait for the rest to be recorded."""
+        self._stopping.set()
+        self._wake.set()
+        if self._running:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._finished.wait(), timeout)
+
+    async def run(self) -> None:
+        self._running = True
+        self._finished.clear()
+        unsubscribe = outbox.subscribe(self.notify)
+        log.info("outbox worker %s started", self.worker_id)
+        try:
+            while not self._stopping.is_set():
+                self._wake.clear()  # a notify during the cycle below makes the wait return at once
+                try:
+                    await self._cycle()
+                except Exception:  # noqa: BLE001 - e.g. the database is unreachable: keep trying
+                    log.exception("outbox worker: claiming failed, trying again shortly")
+                    await _stopped_within(self._stopping, 2.0)
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+        finally:
+            unsubscribe()
+            self._stopping.set()
+            # Shielded: a cancelled worker still lets sends on the wire be recorded.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._drain())
+            self._running = False
+            self._finished.set()
+            log.info("outbox worker %s stopped: %s", self.worker_id, self.stats)
+
+    async def _drain(self) -> None:
+        if self._inflight:
+            _, pending = await asyncio.wait(set(self._inflight), timeout=self.upload_timeout + 5)
+            for task in pending:  # their leases expire and another worker sends them
+                task.cancel()
+
+    # ---- one round: quiet hours, claim, start sends ------------------------------------------
+    async def _cycle(self) -> None:
+        now = utcnow()
+        quiet_end = outbox.quiet_until(now, self.settings.quiet_window, self.settings.zone)
+        if quiet_end is not None:
+            await outbox.defer_quiet(self.sessions, now=now, until=quiet_end)
+        free = self.concurrency - len(self._inflight)
+        # Refill in batches: a claim reads the queue, so not for every freed slot.
+        if free < self._refill_at and self._inflight:
+            return
+        claiming = asyncio.ensure_future(outbox.claim(
+            self.sessions, worker_id=self.worker_id, limit=free, now=now,
+            lease_seconds=self.lease_seconds, urgent_only=quiet_end is not None,
+        ))
+        try:
+            claimed = await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            # Cancelled mid-claim: hand back whatever the claim took, not leave it leased.
+            with contextlib.suppress(Exception):
+                taken = await claiming
+                await outbox.release(self.sessions, [m.id for m in taken], worker_id=self.worker_id)
+            raise
+        self.stats["claimed"] += len(claimed)
+        lease_end = time.monotonic() + self.lease_seconds
+        for message in claimed:
+            task = asyncio.create_task(self._deliver(message, lease_end))
+            self._inflight.add(task)
+            task.add_done_callback(self._sent_one)
+        self._forget_old_chats()
+
+    def _sent_one(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if self.concurrency - len(self._inflight) >= self._refill_at:
+            self._wake.set()  # room for a batch: claim now rather than at the next poll
+
+    def _forget_old_chats(self) -> None:
+        if len(self._chat_last) < 10_000:
+            return
+        cutoff = time.monotonic() - _CHAT_MEMORY
+        for chat in [c for c, t in self._chat_last.items() if t < cutoff]:
+            del self._chat_last[chat]
+            self._chat_next.pop(chat, None)
+
+    # ---- one message ---------------------------------------------------------------------------
+    def _interval(self, chat_id: int) -> float:
+        return self.group_interval if chat_id < 0 else self.chat_interval
+
+    async def _deliver(self, message: outbox.Claimed, lease_end: float) -> None:
+        # Start the send only while the lease leaves room for the whole request.
+        timeout = self.upload_timeout if message.method in _FILE_KIND else self.text_timeout
+        send_by = lease_end - timeout - min(10.0, self.lease_seconds / 10)
+        try:
+            async with self._upload_turn(message):
+                wait = self._chat_next.get(message.chat_id, 0) - time.monotonic()
+                ready = not await _stopped_within(self._stopping, wait)
+                ready = ready and await self._global_slot()
+                if not ready or time.monotonic() > send_by:
+                    released = await self._record(outbox.release, [message.id], worker_id=self.worker_id)
+                    self.stats["released"] += released
+                    return
+                await self._send_and_record(message)
+        except Exception:  # noqa: BLE001 - one message must never stop the worker
+            log.exception("outbox message %s: unexpected error", message.id)
+
+    async def _global_slot(self) -> bool:
+        """Wait for the overall rate limit (and any bot-wide pause); False when stopping."""
+        while not self._stopping.is_set():
+            pause = self._paused_until - time.monotonic()
+            if pause > 0:
+                await _stopped_within(self._stopping, pause)
+                continue
+            await self.limiter.acquire()
+            if self._paused_until <= time.monotonic():
+                return not self._stopping.is_set()
+        return False
+
+    async def _send_and_record(self, m: outbox.Claimed) -> None:
+        wid = self.worker_id
+        try:
+            result = await self._send(m)
+        except TelegramRetryAfter as e:
+            self.stats["rate_limited"] += 1
+            now = time.monotonic()
+            last = self._chat_last.get(m.chat_id)
+            self._chat_next[m.chat_id] = max(self._chat_next.get(m.chat_id, 0), now + e.retry_after)
+            if last is None or now - last > _CHAT_MEMORY:
+                # Nothing went to this chat lately: the limit hit is the bot-wide one.
+                self._paused_until = max(self._paused_until, now + e.retry_after)
+            log.warning("outbox message %s: Telegram asks to wait %ss (chat %s)", m.id, e.retry_after, m.chat_id)
+            await self._record(outbox.mark_retry, m.id, worker_id=wid, not_before=utcnow() + timedelta(seconds=e.retry_after),
+                               error=_describe(e), count_attempt=False, chat_id=m.chat_id)
+        except TelegramForbiddenError as e:
+            self.stats["blocked"] += 1
+            await self._record(outbox.mark_blocked, m.id, worker_id=wid, chat_id=m.chat_id, error=_describe(e))
+        except StaleFileId as e:
+            await self._retry(m, e)
+        except TelegramMigrateToChat as e:
+            self.stats["failed"] += 1
+            await self._record(outbox.mark_failed, m.id, worker_id=wid,
+                               error=f"{_describe(e)} (group moved to chat {e.migrate_to_chat_id})")
+        except (TelegramBadRequest, TelegramEntityTooLarge) as e:
+            self.stats["failed"] += 1
+            log.warning("outbox message %s refused by Telegram: %s", m.id, e.message)
+            await self._record(outbox.mark_failed, m.id, worker_id=wid, error=_describe(e))
+        except (TelegramUnauthorizedError, TelegramNotFound, TelegramConflictError) as e:
+            # The bot's configuration, not this message: keep it, try again later.
+            log.error("outbox: Telegram refuses the bot itself (%s); messages kept", e.message)
+            await self._retry(m, e, count_attempt=False)
+        except TelegramAPIError as e:  # 5xx, network errors and timeouts, anything unforeseen
+            await self._retry(m, e)
+        except (OSError, ValueError) as e:  # the document is missing, the payload is invalid
+            self.stats["failed"] += 1
+            log.error("outbox message %s cannot be sent: %s", m.id, e)
+            await self._record(outbox.mark_failed, m.id, worker_id=wid, error=f"{type(e).__name__}: {e}")
+        except Exception as e:  # noqa: BLE001 - e.g. an unreadable answer: try again later
+            log.exception("outbox message %s: unexpected error", m.id)
+            await self._retry(m, e)
+        else:
+            now = time.monotonic()
+            interval = self._interval(m.chat_id)
+            self._chat_last[m.chat_id] = now
+            self._chat_next[m.chat_id] = now + interval
+            self.stats["sent"] += 1
+            await self._record(outbox.mark_sent, m.id, worker_id=wid, telegram_message_id=result.message_id,
+                               chat_id=m.chat_id, chat_next_at=utcnow() + timedelta(seconds=interval))
+
+    async def _retry(self, m: outbox.Claimed, error: Exception, *, count_attempt: bool = True) -> None:
+        attempt = m.attempts + 1
+        if count_attempt and attempt >= self.max_attempts:
+            self.stats["failed"] += 1
+            log.warning("outbox message %s failed after %d attempts: %s", m.id, attempt, error)
+            await self._record(outbox.mark_failed, m.id, worker_id=self.worker_id,
+                               error=f"gave up after {attempt} attempts: {_describe(error)}")
+            return
+        ceiling = min(self.retry_cap, self.retry_base * 2 ** (attempt - 1))
+        delay = ceiling / 2 + random.uniform(0, ceiling / 2)  # jitter: failed sends do not return together
+        self.stats["retried"] += 1
+        await self._record(outbox.mark_retry, m.id, worker_id=self.worker_id,
+                           not_before=utcnow() + timedelta(seconds=delay), error=_describe(error),
+                           count_attempt=count_attempt)
+
+    async def _record(self, mark: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+        """Write an outcome, retrying a busy or briefly unreachable database: an outcome that is
+        not written means the message goes out again once the lease expires."""
+        for attempt in range(6):
+            try:
+                return await mark(self.sessions, *args, **kwargs)
+            except (DBAPIError, OSError):
+                if attempt == 5:
+                    raise
+                log.warning("outbox: recording an outcome failed, retrying", exc_info=True)
+                await asyncio.sleep(0.2 * 2 ** attempt)
+        return None
+
+    # ---- the Bot API call ----------------------------------------------------------------------
+    def _file_key(self, m: outbox.Claimed) -> tuple[str, str, int, int] | None:
+        """Identifies the file a message uploads (None for text or a Telegram file_id)."""
+        kind = _FILE_KIND.get(m.method)
+        relative = m.payload.get(f"{kind}_path") if kind else None
+        if not relative:
+            return None
+        path = self._data_file(relative)
+        stat = path.stat()
+        return kind, str(path), stat.st_mtime_ns, stat.st_size
+
+    @contextlib.asynccontextmanager
+    async def _upload_turn(self, m: outbox.Claimed) -> AsyncIterator[None]:
+        """The first send of a file uploads it; sends of the same file wait for that upload (before
+        taking a slot of the rate limit) and then reuse its file_id: a broadcast uploads a
+        document once, not once per recipient."""
+        try:
+            key = self._file_key(m)
+        except (OSError, ValueError):
+            key = None  # the send fails with this error and records it
+        if key is None or key in self._file_ids:
+            yield
+            return
+        async with self._upload_locks.setdefault(key, asyncio.Lock()):
+            yield
+
+    async def _send(self, m: outbox.Claimed) -> Message:
+        params = dict(m.payload)
+        kind = _FILE_KIND.get(m.method)
+        key = self._file_key(m)
+        if kind is None or key is None:
+            return await self.bot(_METHODS[m.method](chat_id=m.chat_id, **params), request_timeout=self.text_timeout)
+        params.pop(f"{kind}_path")
+        file_name = params.pop("file_name", None)
+        file_id = self._file_ids.get(key)
+        if file_id is not None:
+            try:
+                return await self.bot(_METHODS[m.method](chat_id=m.chat_id, **params, **{kind: file_id}),
+                                      request_timeout=self.text_timeout)
+            except TelegramBadRequest as e:
+                if "file identifier" not in e.message and "file_id" not in e.message:
+                    raise
+                self._file_ids.pop(key, None)
+                raise StaleFileId(e.message) from e  # retried soon, uploading the file again
+        path = Path(key[1])
+        upload = BufferedInputFile(await asyncio.to_thread(path.read_bytes), filename=file_name or path.name)
+        result = await self.bot(_METHODS[m.method](chat_id=m.chat_id, **params, **{kind: upload}),
+                                request_timeout=self.upload_timeout)
+        uploaded = result.document if kind == "document" else (result.photo or [None])[-1]
+        if uploaded is not None:
+            self._file_ids[key] = uploaded.file_id
+        return result
+
+    def _data_file(self, relative: str) -> Path:
+        root = self.settings.data_dir.resolve()
+        path = (root / relative).resolve()
+        if not path.is_relative_to(root):
+            raise ValueError(f"document path {relative!r} is outside DATA_DIR")
+        return path
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {getattr(error, 'message', None) or error}"
+
+
+def attach_outbox_worker(dp: Dispatcher, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    """Run a delivery worker while the dispatcher polls (the bot, and the console chat)."""
+
+    async def start(bot: Bot) -> None:
+        worker = OutboxWorker(sessions, bot, settings)
+        dp.workflow_data["outbox_worker"] = worker
+        dp.workflow_data["_outbox_task"] = asyncio.create_task(worker.run(), name="outbox-worker")
+
+    async def stop() -> None:
+        worker = dp.workflow_data.pop("outbox_worker", None)
+        task = dp.workflow_data.pop("_outbox_task", None)
+        if worker is not None:
+            await worker.stop()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    dp.startup.register(start)
+    dp.shutdown.register(stop)
