@@ -380,11 +380,12 @@ async def act(session: AsyncSession, ctx: Context, app_id: int, actor_id: int, a
     audit.record(session, f"application_{action}", actor_telegram_id=actor_telegram_id, employee_id=app.employee_id,
                  application=app.number, step=from_step, actor_employee_id=actor_id,
                  on_behalf_of=acting.on_behalf_of_id)
-    if to_status in (Status.APPROVED, Status.DEFERRED, Status.REJECTED):
-        await impl.on_final(session, ctx, app, emp, to_status, event)
     from services.applications import notify
 
+    # The decision message first, then what follows from it (the letter), in outbox order.
     await notify.acted(session, ctx, app, emp, event)
+    if to_status in (Status.APPROVED, Status.DEFERRED, Status.REJECTED):
+        await impl.on_final(session, ctx, app, emp, to_status, event)
     await session.commit()
     return Outcome(app, event)
 
