@@ -168,18 +168,22 @@ async def console_chat(app: App, *, as_identifier: str | None) -> int:
     return 0
 
 
-async def _drain_outbox(app: App, timeout: float = 10.0) -> None:
+async def _drain_outbox(app: App, timeout: float = 20.0) -> None:
     """Let the delivery worker finish what is due before leaving (it paces 1 msg/s per chat)."""
     from sqlalchemy import func, select
 
     from services.models import OutboxMessage, utcnow
 
+    from datetime import timedelta
+
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
         async with app.sessions() as s:
+            # Also rows paced a few seconds ahead (per-chat limit, retries); not quiet-hour ones.
+            soon = utcnow() + timedelta(seconds=timeout)
             pending = (await s.execute(select(func.count()).select_from(OutboxMessage).where(
-                OutboxMessage.status == "pending", OutboxMessage.not_before <= utcnow()))).scalar_one()
+                OutboxMessage.status == "pending", OutboxMessage.not_before <= soon))).scalar_one()
         if not pending:
             return
         await asyncio.sleep(0.3)

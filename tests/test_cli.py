@@ -211,3 +211,32 @@ def test_kb_reload_validates_then_signals_running_bots(db_url: str, tmp_path: Pa
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1 and victim.name in out.stdout
     assert entries.stat().st_mtime == 1_000_000
+
+
+def test_readme_walkthrough_one_cuti_from_start_to_letter(db_url: str, tmp_path: Path) -> None:
+    """The README's walkthrough in the console chat: Ahmad applies, his atasan and the head of
+    the OPD approve from their own chats, and the letter arrives as a PDF."""
+    from datetime import date, timedelta
+
+    start = date.today() + timedelta(days=14 - date.today().weekday())  # a Monday two weeks on
+    end = start + timedelta(days=2)
+    typed = "\n".join([
+        "🗓 Ajukan cuti", "Cuti tahunan", f"{start:%d/%m/%Y} - {end:%d/%m/%Y}", "Lanjut", "Tidak",
+        "Menghadiri pernikahan saudara", "Jl. Melati No. 5, Bekasi Timur", "081234567890", "Kirim",
+        "/sebagai 198207212006012001", "/antrian", "Disetujui",
+        "/sebagai 197010051991101001", "/antrian", "Disetujui",
+        "/sebagai 199001092014121001", "📋 Status pengajuan", "/keluar", "",
+    ])
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat", "--as", "199001092014121001"], input=typed,
+        env=cli_env(db_url, tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=240,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "terkirim dengan nomor CUTI-" in out.stdout
+    assert "Masuk sebagai Rina Marlina" in out.stdout and "Masuk sebagai Drs. Hendra Gunawan" in out.stdout
+    assert "Status akhir: disetujui." in out.stdout
+    letters = list((tmp_path / "var" / "console").glob("CUTI-*.pdf"))
+    assert letters, out.stdout[-3000:]
+    assert len(letters) == 1 and letters[0].read_bytes().startswith(b"%PDF")
+    assert re.search(r"Kode verifikasi: [0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{2}", out.stdout)
+    assert "Traceback" not in out.stderr
