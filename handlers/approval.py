@@ -47,6 +47,7 @@ MAX_REASON = 500
 MAX_NOTE = 300
 DEFER_MAX_DAYS = 366  # cuti tahunan may be deferred for at most a year
 # Refusals that end a follow-up: the request moved on or the person may not act at all.
+DEAD_CODES = {"sudah-selesai", "kedaluwarsa", "sudah-diproses"}
 FINAL_CODES = {"tidak-ada", "sudah-selesai", "kedaluwarsa", "sudah-diproses", "bukan-wewenang", "aksi-tidak-dikenal"}
 
 
@@ -71,7 +72,7 @@ def _with_cancel(markup: InlineKeyboardMarkup | None = None, *extra: InlineKeybo
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def _calendar(month: date, ctx: Context, *, min_date: date, max_date: date) -> InlineKeyboardMarkup:
+def _calendar(month: date, *, min_date: date, max_date: date) -> InlineKeyboardMarkup:
     return calendar_markup(month, prefix=CAL, min_date=min_date, max_date=max_date)
 
 
@@ -95,7 +96,7 @@ async def _linked(query: CallbackQuery, linking: LinkingService) -> Employee | N
 async def _refuse_press(query: CallbackQuery, err: WorkflowError) -> None:
     await query.answer(t.alert(err.message), show_alert=True)
     # The request moved on: its buttons on this message are dead, take them away.
-    if err.code in ("sudah-selesai", "kedaluwarsa", "sudah-diproses") and query.message is not None:
+    if err.code in DEAD_CODES and query.message is not None:
         with contextlib.suppress(TelegramBadRequest):
             await query.message.edit_reply_markup(reply_markup=None)
 
@@ -164,6 +165,11 @@ async def _finish(bot: Bot, user_id: int, state: FSMContext, session: AsyncSessi
     await bot.send_message(user_id, t.refused(err.message))
     if err.code in FINAL_CODES or retry_state is None:
         await state.clear()
+        ref = data.get("ref") or {}
+        if err.code in DEAD_CODES and ref:  # the request moved on meanwhile: its buttons are dead
+            with contextlib.suppress(TelegramBadRequest):
+                await bot.edit_message_reply_markup(chat_id=ref["chat_id"], message_id=ref["message_id"],
+                                                    reply_markup=None)
         return
     await state.set_state(retry_state)
     await _prompt(bot, user_id, state, session, ctx)
@@ -181,7 +187,7 @@ async def _prompt(bot: Bot, user_id: int, state: FSMContext, session: AsyncSessi
         text = {ApprovalForm.new_start.state: lambda: t.ask_new_dates(number),
                 ApprovalForm.new_end.state: lambda: t.ask_new_end(date.fromisoformat(data["start"])),
                 ApprovalForm.until.state: lambda: t.ask_until(number)}[name]()
-        await bot.send_message(user_id, text, reply_markup=_with_cancel(_calendar(month, ctx, min_date=lo, max_date=hi)))
+        await bot.send_message(user_id, text, reply_markup=_with_cancel(_calendar(month, min_date=lo, max_date=hi)))
     elif name == ApprovalForm.change_comment.state:
         await bot.send_message(user_id, t.ask_change_comment(date.fromisoformat(data["start"]),
                                                              date.fromisoformat(data["end"])),
@@ -283,7 +289,7 @@ async def calendar_pressed(query: CallbackQuery, state: FSMContext, session: Asy
         await query.answer()
         with contextlib.suppress(TelegramBadRequest):
             await query.message.edit_reply_markup(
-                reply_markup=_with_cancel(_calendar(picked, actx, min_date=lo, max_date=hi)))
+                reply_markup=_with_cancel(_calendar(picked, min_date=lo, max_date=hi)))
         return
     if kind != "day":
         await query.answer()

@@ -305,6 +305,24 @@ async def test_two_approvers_pressing_at_once_one_wins_the_other_is_told(r) -> N
     assert [e.action for e in await events(r, app.id)] == ["ajukan", "setuju"]
 
 
+async def test_the_approver_who_was_still_typing_a_reason_is_told_and_nothing_changes(r) -> None:
+    async with r.app.sessions() as s:
+        s.add(Delegation(principal_id=await emp_id(r, RINA), acting_id=await emp_id(r, SRI), kind="Plh",
+                         starts_on=date(2026, 1, 1), ends_on=date(2026, 1, 31), created_by="test"))
+        await s.commit()
+    app = await submit_cuti(r)
+    rina, sri = chat(r, RINA), chat(r, SRI)
+    sri_msg = await request_message(sri, app.number)
+    await sri.press("Tidak disetujui", message=sri_msg)
+    assert "alasannya" in sri.last_text
+    await rina.press("Disetujui", message=await request_message(rina, app.number))
+    replies = [m.text for m in await sri.send("Sedang banyak pekerjaan")]
+    assert any("sudah tidak berlaku" in x for x in replies)
+    assert live(sri, sri_msg).inline_keyboard is None
+    assert [e.action for e in await events(r, app.id)] == ["ajukan", "setuju"]
+    assert (await fresh(r, app.id)).data["considerations"]["atasan"]["action"] == "setuju"
+
+
 # ---- Status pengajuan ---------------------------------------------------------------------------
 async def test_withdraw_from_status_pengajuan(r) -> None:
     app = await submit_cuti(r)
