@@ -203,12 +203,13 @@ def build_dispatcher(app: App) -> Dispatcher:
     dp["kb_outcome"] = record_kb_outcome  # handlers/tanya.py reports each question's outcome
     # Outer middlewares run in this order: trace and count, refuse abuse cheaply, then a DB session.
     dp.update.outer_middleware(ObserveUpdates(app.settings.verification_secret))
-    dp.update.outer_middleware(AbuseGuard(
-        rate_limit(app.settings, app.storage), max_text_chars=app.settings.max_text_chars,
-        max_file_bytes=app.settings.max_file_bytes))
+    guard = AbuseGuard(rate_limit(app.settings, app.storage), max_text_chars=app.settings.max_text_chars,
+                       max_file_bytes=app.settings.max_file_bytes)
+    dp.update.outer_middleware(guard)
     dp.update.outer_middleware(
         ServicesMiddleware(app.sessions, app.settings.verification_secret, app.link_policy, app.settings))
     dp.include_routers(*routers())
+    guard.handled_kinds = frozenset(dp.resolve_used_update_types())  # the rest is dropped unanswered
     dp.startup.register(on_startup)
     dp.shutdown.register(on_shutdown)
     if app.settings.outbox_worker:
@@ -294,12 +295,30 @@ async def load_demo_data(
     report = await seed_demo(sessions, employees=employees, seed=1, verification_key=key,
                              agency_dir=settings.agency_dir or DEFAULT_AGENCY_DIR)
     imported = await import_pegawai(sessions, DEMO_FILE, verification_key=key, actor="demo")
+    await grant_demo_roles(sessions)
     summary = (
         f"Basis data kosong: data demo dimuat ({report.employees} pegawai sintetis dan "
         f"{imported.added} pegawai dari {DEMO_FILE.name})."
     )
     log.info(summary)
     return summary
+
+
+# Demo staff roles, so every queue of the demo has someone to act on it (see README).
+DEMO_ROLES = (
+    ("198811302011022001", "verifier", "pka"),  # Dewi Lestari, Kepala Bidang PKA: cuti queue
+    ("198506172019031001", "verifier", "pkom"),  # Bambang Sutrisno: izin belajar verification (demo only)
+    ("197010051991101001", "approver", "izin-belajar"),  # Hendra Gunawan, Kepala Badan
+    ("197010051991101001", "broadcaster", ""),
+)
+
+
+async def grant_demo_roles(sessions: async_sessionmaker[AsyncSession]) -> None:
+    from services import roles
+
+    async with sessions() as s:
+        for nip, role, scope in DEMO_ROLES:
+            await roles.grant(s, nip, role, scope, granted_by="demo")
 
 
 async def run_polling(app: App, bot: Bot, *, handle_as_tasks: bool = True, polling_timeout: int = 10,

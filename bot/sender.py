@@ -84,7 +84,12 @@ def default_worker_id() -> str:
 
 
 class OutboxWorker:
-    """Delivers outbox messages until :meth:`stop`. Several may run on one database."""
+    """Delivers outbox messages until :meth:`stop`. Several may run on one database.
+
+    ``lease_seconds``: how long a claimed message stays reserved to this worker; after a hard
+    crash its unsent messages go out once this has passed. A request gets at most a quarter of
+    it (half for an upload), so it always ends before another worker could take the message.
+    """
 
     def __init__(
         self,
@@ -93,7 +98,7 @@ class OutboxWorker:
         settings: Settings,
         *,
         worker_id: str | None = None,
-        lease_seconds: float = 150.0,
+        lease_seconds: float = 60.0,
         poll_interval: float = 0.25,
         max_attempts: int = 8,
         retry_base: float = 2.0,

@@ -322,7 +322,7 @@ async def claim(
     worker_id: str,
     limit: int,
     now: datetime | None = None,
-    lease_seconds: float = 120.0,
+    lease_seconds: float = 60.0,
     urgent_only: bool = False,
 ) -> list[Claimed]:
     """Lease up to ``limit`` due messages to ``worker_id`` until ``now + lease_seconds``:
