@@ -29,7 +29,8 @@ from handlers import texts
 
 log = logging.getLogger("asnbot.guard")
 
-# What the routers handle; everything else Telegram might send is dropped unanswered.
+# What the routers handle (build_dispatcher sets the real list from the routers); everything
+# else Telegram might send is dropped unanswered.
 HANDLED_KINDS = frozenset({"message", "callback_query"})
 
 
@@ -61,8 +62,10 @@ class RateLimit:
 
 
 class AbuseGuard(BaseMiddleware):
-    def __init__(self, rate_limit: RateLimit | None, *, max_text_chars: int, max_file_bytes: int) -> None:
+    def __init__(self, rate_limit: RateLimit | None, *, max_text_chars: int, max_file_bytes: int,
+                 handled_kinds: frozenset[str] = HANDLED_KINDS) -> None:
         self.rate_limit = rate_limit
+        self.handled_kinds = handled_kinds
         self.max_text_chars = max_text_chars
         self.max_file_bytes = max_file_bytes
 
@@ -73,7 +76,7 @@ class AbuseGuard(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         assert isinstance(event, Update)
-        if event.event_type not in HANDLED_KINDS:
+        if event.event_type not in self.handled_kinds:
             mark_outcome("ignored")
             return None
         user = data.get("event_from_user")

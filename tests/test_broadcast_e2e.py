@@ -90,7 +90,9 @@ async def test_broadcast_to_a_unit_with_acknowledgement(running: Running) -> Non
 
     chats["Joko Prasetyo"].block()  # Joko has blocked the bot
     replies = await dewi.press(tb.BTN_CONFIRM_NOW)
-    assert "mulai dikirim ke 7 pegawai" in replies[-1].text and replies[-1].buttons == [[tb.BTN_STOP]]
+    # (Her own copy may already be delivered too: she works in BKPSDM.)
+    confirmed = next(m for m in replies if m.edited)
+    assert "mulai dikirim ke 7 pegawai" in confirmed.text and confirmed.buttons == [[tb.BTN_STOP]]
 
     # Every linked recipient in BKPSDM gets it exactly once; nobody else gets anything.
     recipients = ["Hendra Gunawan", "Rina Marlina", "Ahmad Fauzi", "Bambang Sutrisno", "Fitri Handayani"]
@@ -254,3 +256,83 @@ async def test_stopping_the_bot_mid_broadcast_and_starting_again_sends_everyone_
         assert (t.delivered, t.pending) == (60, 0)
     finally:
         await second.stop()
+
+
+async def test_filters_on_buttons_with_a_running_count_and_discarding_the_draft(running: Running) -> None:
+    chats = await setup_people(running)
+    dewi = chats["Dewi Lestari"]
+    await dewi.send("/broadcast")
+    await dewi.send(MESSAGE)
+    replies = await dewi.press(tb.BTN_STATUS)
+    assert replies[-1].buttons[0] == ["PNS", "PPPK", "Non-PNS"]
+    replies = await dewi.press("PNS")
+    assert replies[-1].buttons[0][0] == "✓ PNS" and "Jumlah penerima: 10" in replies[-1].text  # CPNS included
+    replies = await dewi.press(tb.BTN_BACK)
+    assert "Status: PNS (termasuk CPNS)" in replies[-1].text and [f"{tb.BTN_OPD}", f"{tb.BTN_STATUS} (1)"] \
+        in replies[-1].buttons
+    await dewi.press(tb.BTN_GOLONGAN)
+    replies = await dewi.press("III")
+    assert "Jumlah penerima: 5" in replies[-1].text  # Rina, Dewi, Bambang, Aisyah, dr. Agus
+    replies = await dewi.send("IV/a")  # a typed golongan: Yusuf Hidayat
+    assert "Jumlah penerima: 6" in replies[-1].text and "✓ IV/a" in replies[-1].buttons[1]
+    await dewi.press(tb.BTN_BACK)
+    await dewi.press(tb.BTN_ESELON)
+    replies = await dewi.press("IV")
+    assert "Jumlah penerima: 2" in replies[-1].text  # Rina and dr. Agus (IV.a)
+    replies = await dewi.press(tb.BTN_BACK)
+    assert "Golongan: III, IV/a" in replies[-1].text and "Eselon: IV" in replies[-1].text
+    replies = await dewi.press(tb.BTN_EVERYONE)
+    assert "Semua pegawai aktif" in replies[-1].text and "Jumlah penerima: <b>12</b>" in replies[-1].html
+    await dewi.press(tb.BTN_NEXT)
+    await dewi.press(tb.BTN_ACK_NO)
+    replies = await dewi.press(tb.BTN_NOW)
+    assert replies[-2].buttons == []  # no acknowledgement button
+    replies = await dewi.press(tb.BTN_DISCARD)
+    assert "tidak dikirim" in replies[-1].text
+    async with running.app.sessions() as s:
+        b = await s.scalar(select(Broadcast))
+        assert b.status == bc.CANCELLED and await bc.tally(s, b.id) == bc.Tally()
+    await asyncio.sleep(1.5)
+    assert all(c.messages == [] for name, c in chats.items() if name != "Dewi Lestari")
+
+
+async def test_stop_button_halts_a_running_broadcast(db_url: str, tmp_path, api) -> None:  # noqa: ANN001
+    from services.importer import import_pegawai
+
+    settings = make_settings(db_url, tmp_path, send_rate_global=4, send_rate_margin=1)
+    r = await start_bot(settings, api)
+    try:
+        await import_pegawai(r.app.sessions, SAMPLE_CSV, verification_key=settings.verification_secret)
+        chats = await setup_people(r, ["Dewi Lestari"])
+        dewi = chats["Dewi Lestari"]
+        async with r.app.sessions() as s:
+            unit = await s.scalar(select(Employee.unit_id).where(Employee.name == "Ahmad Fauzi"))
+            for i in range(40):
+                e = Employee(nip=f"19900101201501{i:04d}", status="PNS", name=f"Pegawai {i}", sex="L",
+                             birth_date=date(1990, 1, 1), unit_id=unit)
+                s.add(e)
+                await s.flush()
+                s.add(TelegramAccount(telegram_user_id=20_000 + i, chat_id=20_000 + i, employee_id=e.id,
+                                      linked_at=utcnow()))
+            b = await bc.create(s, text="Apel pagi <b>Senin</b>", audience=bc.Audience.build(statuses=["pns"]),
+                                created_by_label=f"telegram:{dewi.user_id}", report_chat_id=dewi.user_id)
+            await bc.confirm(s, b.id, actor="test")
+            await s.commit()
+        others = api.open_chats(range(20_000, 20_040))
+        progress = await dewi.wait_for(lambda m: m.text.startswith(f"📤 Siaran #{b.id}"), timeout=15)
+        assert progress.buttons == [[tb.BTN_STOP]]
+        await wait_until(lambda: sum(bool(c.messages) for c in others) >= 4, what="some deliveries")
+        replies = await dewi.press(tb.BTN_STOP, message=progress)
+        assert "dihentikan" in replies[-1].text
+        report = await dewi.wait_for(lambda m: "Laporan siaran" in m.text, timeout=20)
+        assert "(dihentikan)" in report.text and "dibatalkan:" in report.text
+        delivered = sum(len(c.messages) for c in others)
+        await asyncio.sleep(2)
+        assert sum(len(c.messages) for c in others) == delivered < 40  # nothing more after the stop
+        async with r.app.sessions() as s:
+            t = await bc.tally(s, b.id)
+        assert t.pending == 0 and t.cancelled > 0 and t.delivered + t.cancelled == t.linked
+        await wait_until(lambda: dewi.messages[dewi.messages.index(progress)].text.startswith("⛔"),
+                         what="the progress message showing the stop")
+    finally:
+        await r.stop()

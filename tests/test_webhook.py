@@ -326,3 +326,32 @@ async def test_unexpected_update_kinds_are_ignored(hook: WebhookBot, hook_api: L
         metric_value(before, "asnbot_updates_total", kind=kind, outcome="ignored") == 1
     # The bot goes on as before.
     assert "tautkan" in (await hook_api.user(6011).send("/start"))[-1].text.lower()
+
+
+# ---- long polling and the command ------------------------------------------------------------
+async def test_polling_mode_can_serve_the_ops_endpoints(running) -> None:  # noqa: ANN001
+    from bot.webhook import start_ops_server
+
+    server = await start_ops_server(running.app, "127.0.0.1", 0)
+    try:
+        await running.api.user(6012).send("/start")
+        assert (await get(server.base_url + "/healthz"))[0] == 200
+        assert (await get(server.base_url + "/readyz"))[0] == 200
+        status, exposition = await get(server.base_url + "/metrics")
+        assert status == 200 and metric_value(exposition, "asnbot_updates_total", kind="message") >= 1
+        assert (await get(server.base_url + "/telegram/webhook"))[0] == 404  # no webhook in polling mode
+    finally:
+        await server.stop()
+
+
+def test_webhook_mode_needs_a_token_and_a_url(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in {"TELEGRAM_BOT_TOKEN", "WEBHOOK_URL", "DATABASE_URL"}}
+    env["DATA_DIR"] = str(tmp_path / "var")
+    out = subprocess.run([sys.executable, "-m", "bot", "run", "--webhook"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "WEBHOOK_URL" in out.stderr
+    assert not (tmp_path / "var" / "asnbot.db").exists()  # refused before touching the database
