@@ -229,14 +229,16 @@ async def prepare_database(url: str) -> list[int]:
     return [7_000_000 + i for i in range(wanted)]
 
 
-async def fresh_postgres(admin_url: str, name: str) -> str:
+async def fresh_postgres(admin_url: str, name: str, *, create: bool = True) -> str:
+    """Drop the database ``name`` and (``create``) make it anew; returns its URL."""
     from sqlalchemy.engine import make_url
 
     engine = make_engine(admin_url)
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        if create:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
     await engine.dispose()
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
@@ -275,6 +277,7 @@ class Results:
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     done: int = 0
     skipped: int = 0  # steady phase: no idle user of the kind wanted (client side, not the bot)
+    unanswered: list[str] = field(default_factory=list)  # a few updates that got no reply
 
     def summary(self, seconds: float) -> dict[str, Any]:
         lat = sorted(self.latencies)
@@ -285,7 +288,8 @@ class Results:
         return {"updates": self.done, "updates_per_s": round(self.done / seconds, 1), "p50_ms": pct(0.50),
                 "p95_ms": pct(0.95), "p99_ms": pct(0.99),
                 "mean_ms": round(statistics.fmean(lat) * 1000, 1) if lat else None,
-                "errors": sum(self.errors.values()), "error_kinds": dict(self.errors), "skipped": self.skipped}
+                "errors": sum(self.errors.values()), "error_kinds": dict(self.errors), "skipped": self.skipped,
+                "unanswered": self.unanswered[:5]}
 
 
 class Load:
@@ -330,17 +334,19 @@ class Load:
                 replies = await user.chat.send(arg, timeout=30)
             else:
                 replies = await user.chat.press(arg, timeout=30)
-            if not replies:
+            if user.role == "form" and not self.echo and expect and not any(expect in m.text for m in replies):
+                # A busy bot may answer a button at once and send the step's message after the
+                # settle time: wait for it (TimeoutError below if it never comes).
+                await user.chat.wait_for(lambda m: expect in m.text, timeout=REPLY_TIMEOUT, since=shown)
+            first = next((t for t in user.stamps[mark:] if t >= started), None)
+            if first is None:
                 results.errors["no reply"] += 1
+                results.unanswered.append(f"{user.role} {action} {str(arg)[:50]!r}")
                 user.step = 0
                 return
-            first = next((t for t in user.stamps[mark:] if t >= started), None)
-            results.latencies.append((first or time.perf_counter()) - started)
+            results.latencies.append(first - started)
             results.done += 1
             if user.role == "form":
-                if not self.echo and expect and not any(expect in m.text for m in replies):
-                    # The step's later message may come after the settle time when the bot is busy.
-                    await user.chat.wait_for(lambda m: expect in m.text, timeout=REPLY_TIMEOUT, since=shown)
                 user.step += 1
         except (LookupError, TimeoutError) as e:  # no such button, or not the expected answer
             kind = "form step out of place" if isinstance(e, LookupError) or "no matching" in str(e) else "timeout"
@@ -483,6 +489,8 @@ async def main(args: argparse.Namespace) -> int:
     finally:
         await api.stop()
         await clear_redis()
+        if not args.no_pg and not args.keep:
+            await fresh_postgres(args.pg_admin_url, "asnbot_bench", create=False)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         else:
@@ -528,7 +536,7 @@ def parse_args() -> argparse.Namespace:
                    help="a PostgreSQL server where database asnbot_bench may be dropped and created")
     p.add_argument("--two-echo", action="store_true", help="also the echo bot with two processes")
     p.add_argument("--json", help="write the figures to this file")
-    p.add_argument("--keep", action="store_true", help="keep the logs and SQLite files")
+    p.add_argument("--keep", action="store_true", help="keep the logs, SQLite files and database asnbot_bench")
     p.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args()
 
