@@ -519,3 +519,61 @@ async def test_verifier_returns_for_revision_and_the_applicant_fixes_exactly_tha
         assert all(others), "only the returned document was replaced"
     await bambang.wait_for(lambda m: "Perbaikan" in m.text and app.number in m.text and m.inline_keyboard)
     assert [e.action for e in await events(r, app.id)] == ["ajukan", "setuju", "revisi", "perbaiki"]
+
+
+# ---- every kind of leave through both steps to the letter ----------------------------------------
+KIND_CASES = [
+    # kind, applicant, atasan, pejabat, dates, extra data, documents to attach
+    ("tahunan", AHMAD, RINA, HENDRA, ("2026-01-12", "2026-01-14"), {}, []),
+    ("besar", AHMAD, RINA, HENDRA, ("2026-02-02", "2026-03-31"), {}, []),
+    ("sakit", AHMAD, RINA, HENDRA, ("2026-01-06", "2026-01-07"), {}, ["dokumen-surat-dokter"]),
+    ("melahirkan", RINA, SRI, HENDRA, ("2026-02-02", "2026-04-30"), {"birth_order": 1}, ["dokumen-surat-dokter"]),
+    ("alasan-penting", AHMAD, RINA, HENDRA, ("2026-01-19", "2026-01-21"), {}, ["dokumen-bukti-alasan"]),
+    ("bersama", AHMAD, RINA, HENDRA, ("2026-03-18", "2026-03-18"), {}, []),
+    ("cltn", AHMAD, RINA, HENDRA, ("2026-02-02", "2026-12-31"), {}, ["dokumen-alasan-cltn"]),
+]
+
+
+@pytest.mark.parametrize("kind, nip, atasan, pejabat, dates, extra, docs", KIND_CASES, ids=[c[0] for c in KIND_CASES])
+async def test_every_kind_goes_through_both_steps_to_the_letter(r, kind, nip, atasan, pejabat, dates, extra, docs) -> None:
+    stored = {}
+    async with r.app.sessions() as s:
+        for doc in docs:
+            blob = files.store(PDF, root=r.app.settings.data_dir / "files", claimed_name=f"{doc}.pdf")
+            row = await uploads.record_upload(s, employee_id=await emp_id(r, nip), doc_key=doc, label=doc, blob=blob,
+                                              file_name=f"{doc}.pdf", telegram_file_id=None)
+            stored[doc] = row.id
+    app = await submit_cuti(r, nip, key=f"kind-{kind}", kind=kind, start=dates[0], end=dates[1], files=stored, **extra)
+    assert app.data["route"] == [["atasan", await emp_id(r, atasan)], ["pejabat", await emp_id(r, pejabat)]]
+    await approve(r, atasan, app.number)
+    await approve(r, pejabat, app.number)
+    applicant = chat(r, nip)
+    letter_msg = await applicant.wait_for(lambda m: m.kind == "document" and app.number in (m.document or {}).get("file_name", ""))
+    text = "".join(p.extract_text() for p in PdfReader(BytesIO(letter_msg.document["content"])).pages)
+    assert app.number in text and (await fresh(r, app.id)).status == Status.APPROVED
+
+
+async def test_izin_belajar_not_recommended_by_the_atasan_is_rejected(r) -> None:
+    from services.applications import izin_belajar as ib
+
+    docs = ["Surat permohonan izin belajar dari pegawai", "Fotokopi SK pangkat terakhir"]
+    data = {"jenjang": "S1", "program_studi": "Administrasi Publik", "perguruan_tinggi": "Universitas Terbuka",
+            "akreditasi": "A", "jadwal": [{"days": [6], "start": "08:00", "end": "16:00"}],
+            "documents": docs, "files": {}}
+    async with r.app.sessions() as s:
+        for key, label in ib.document_keys(docs):
+            blob = files.store(PDF + key.encode(), root=r.app.settings.data_dir / "files", claimed_name=f"{key}.pdf")
+            row = await uploads.record_upload(s, employee_id=await emp_id(r, AHMAD), doc_key=key, label=label, blob=blob,
+                                              file_name=f"{key}.pdf", telegram_file_id=None)
+            data["files"][key] = row.id
+        app = (await engine.submit(s, ctx_of(r), await emp_id(r, AHMAD), "izin-belajar", data,
+                                   submit_key="ib-tolak")).application
+    rina = chat(r, RINA)
+    await rina.press("Tidak disetujui", message=await request_message(rina, app.number))
+    await rina.send("Beban kerja unit belum memungkinkan")
+    a = await fresh(r, app.id)
+    assert a.status == Status.REJECTED and a.step is None
+    await chat(r, AHMAD).wait_for(lambda m: app.number in m.text and "Beban kerja unit" in m.text
+                                  and "Status akhir: tidak disetujui" in m.text)
+    async with r.app.sessions() as s:
+        assert (await s.execute(select(Letter))).first() is None
