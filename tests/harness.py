@@ -24,10 +24,6 @@ def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
         "quiet_hours": "",  # tests must not depend on the hour they run at; quiet-hour tests set it
         "rate_limit_per_minute": 0,  # tests send fast; tests/test_webhook.py tests the limit
         "reminder_time": "",  # no daily reminders job unless a test asks for it
-        # Telegram's 1 msg/s per chat would make every multi-message e2e test wait seconds; the
-        # pacing itself is tested in tests/test_outbox.py and benchmarks/broadcast_20000.py.
-        "send_rate_per_chat": 50,
-        "send_rate_per_group": 3000,
     }
     values.update(overrides)
     # _env_file=None: a developer's .env must not leak into tests.
