@@ -46,7 +46,7 @@ from services.models import (
     Application, Employee, EmploymentStatus, NotificationPreference, ReminderSent, Role, StaffRole, TelegramAccount,
 )
 from services.pangkat import PNS_GOLONGAN
-from services.textdate import MONTHS
+from services.letters import format_date as tanggal
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +207,6 @@ def esc(value: Any) -> str:
     return html.escape(str(value), quote=False)
 
 
-def tanggal(d: date) -> str:
-    return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
 
 
 def _in(d: date, today: date) -> str:

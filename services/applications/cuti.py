@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.applications.engine import ApplicationType, Context, Status, WorkflowError, esc
 from services.cuti import rules
+from services.letters import format_date
 from services.cuti.balance import LedgerLine
 from services.cuti.config import load_config
 from services.cuti.quote import Quote, make_quote, unit_chain_work_days
@@ -19,12 +20,6 @@ from services.models import Application, ApplicationEvent, ApplicationFile, Cuti
 TYPE = "cuti"
 # Statuses whose dates are taken: a pending request blocks the same days as an approved one.
 HOLDING = (Status.PENDING, Status.REVISION, Status.APPROVED)
-MONTHS = ("", "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
-          "November", "Desember")
-
-
-def tanggal(d: date) -> str:
-    return f"{d.day} {MONTHS[d.month]} {d.year}"
 
 
 async def leave_periods(session: AsyncSession, employee_id: int, *, exclude_app_id: int | None = None) -> list[LeavePeriod]:
@@ -188,7 +183,7 @@ class CutiType(ApplicationType):
         d = app.data
         start, end = date.fromisoformat(d["start"]), date.fromisoformat(d["end"])
         lines = [f"Jenis: {esc(rules.KIND_NAMES[d['kind']].capitalize())}",
-                 f"Tanggal: {tanggal(start)} s.d. {tanggal(end)} ({d.get('working_days', '?')} hari kerja)"]
+                 f"Tanggal: {format_date(start)} s.d. {format_date(end)} ({d.get('working_days', '?')} hari kerja)"]
         if d.get("balance_after") is not None and d["kind"] == "tahunan":
             lines.append(f"Sisa cuti tahunan: {d['balance_before']} → {d['balance_after']} hari")
         lines.append(f"Alasan: {esc(d.get('alasan') or '-')}")
