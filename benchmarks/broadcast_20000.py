@@ -16,7 +16,9 @@ Phases:
 Figures: wall time from the confirm to the last message recorded, messages per second against the
 configured limit (SEND_RATE_GLOBAL, of which the worker uses SEND_RATE_MARGIN), 429s received,
 sends that arrived before a retry_after had elapsed (must be 0), duplicates (a chat given the
-message twice; must be 0) and lost (a reachable recipient never given it; must be 0).
+message twice; must be 0) and lost (a reachable recipient never given it; must be 0). After a
+SIGKILL, messages whose request was on the wire are "uncertain" (not sent again); the figure says
+how many of them the API had in fact received.
 With --url the database (e.g. a scratch PostgreSQL) is emptied and migrated for every phase.
 """
 from __future__ import annotations
@@ -181,7 +183,11 @@ async def phase(name: str, *, n: int, rate: float, url: str | None, folder: Path
 
         async with sessions() as s:
             t = await bc.tally(s, b.id)
+        async with sessions() as s:
+            in_doubt = set((await s.scalars(select(OutboxMessage.chat_id).where(
+                OutboxMessage.broadcast_id == b.id, OutboxMessage.status == bc.MSG_UNCERTAIN))).all())
         got = [sum(m.text == message for m in chat.messages) for chat in chats]
+        doubt_reached = sum(g > 0 for chat, g in zip(chats, got) if chat.user_id in in_doubt)
         duplicates = sum(g > 1 for g in got)
         lost = sum(g == 0 for chat, g in zip(chats, got) if chat.user_id not in blocked)
         attempts = t.delivered + t.blocked  # sends Telegram accepted or refused with 403
@@ -195,7 +201,8 @@ async def phase(name: str, *, n: int, rate: float, url: str | None, folder: Path
         print(f"wall time: {wall:.1f} s")
         print(f"messages per second: {per_s:.2f} = {100 * per_s / rate:.1f} % of SEND_RATE_GLOBAL {rate:g} "
               f"({100 * per_s / target:.1f} % of the worker's target {target:g})")
-        print(f"delivered {t.delivered}, blocked (403) {t.blocked}, failed {t.failed}, pending {t.pending}; "
+        print(f"delivered {t.delivered}, blocked (403) {t.blocked}, failed {t.failed}, pending {t.pending}, "
+              f"uncertain {t.uncertain} (on the wire at the kill; {doubt_reached} of them reached the API); "
               f"502 injected {faults[0]}")
         print(f"429s received: {limits.stats.too_many_requests}")
         print(f"sends before retry_after elapsed: {limits.stats.early_sends}")

@@ -85,21 +85,25 @@ class BroadcastProgress:
                     continue
                 if row is not None and not (row.status == outbox.SENT and row.telegram_message_id):
                     continue  # queued, not delivered yet: nothing to edit
-                text = tb.progress(b.id, b.status, await bc.tally(s, b.id))
+                tally = await bc.tally(s, b.id)
+                # Everything has an outcome: nothing left to stop, even before the status says done
+                # (an edit saying "selesai" must not keep the "Hentikan siaran" button).
+                running = running and not tally.complete
+                text = tb.progress(b.id, b.status, tally)
                 if row is None:
-                    await self._send_progress(s, b, text)
+                    await self._send_progress(s, b, text, running)
                     continue
             await self._edit(b.id, row.chat_id, row.telegram_message_id, text, running)
 
-    async def _send_progress(self, s: AsyncSession, b: Broadcast, text: str) -> None:
+    async def _send_progress(self, s: AsyncSession, b: Broadcast, text: str, running: bool) -> None:
         await outbox.enqueue(s, chat_id=b.report_chat_id, text=text, dedupe_key=progress_key(b.id), urgent=True,
-                             reply_markup=as_dict(stop_keyboard(b.id)))
+                             reply_markup=as_dict(stop_keyboard(b.id)) if running else None)
         try:
             await s.commit()
         except IntegrityError:  # another instance queued it at the same moment
             await s.rollback()
             return
-        self._shown[b.id] = (text, True)
+        self._shown[b.id] = (text, running)
         self._edited_at[b.id] = time.monotonic()
 
     async def _edit(self, broadcast_id: int, chat_id: int, message_id: int, text: str, running: bool) -> None:

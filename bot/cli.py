@@ -451,7 +451,8 @@ async def cmd_broadcast(settings: Settings, args: argparse.Namespace) -> int:
                     print(f"Siaran #{b.id} ({b.status}), oleh {b.created_by_label}, dibuat "
                           f"{b.created_at.astimezone(settings.zone):%Y-%m-%d %H:%M}")
                     print(f"Penerima {t.recipients}: terkirim {t.delivered}, diblokir {t.blocked}, gagal {t.failed}, "
-                          f"menunggu {t.pending}, dibatalkan {t.cancelled}, belum tertaut {t.not_linked}"
+                          f"menunggu {t.pending}, dibatalkan {t.cancelled}, tidak pasti {t.uncertain}, "
+                          f"belum tertaut {t.not_linked}"
                           + (f", sudah membaca {t.acked}" if b.ack else ""))
                     for o in r.per_opd:
                         print(f"  {o.opd}: {o.delivered}/{o.recipients} terkirim" + (f", {o.acked} membaca" if b.ack else ""))

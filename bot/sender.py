@@ -13,6 +13,13 @@ written to the chat lately, the limit hit must be the bot-wide one, so the whole
 5xx and network errors -> retried with exponential backoff and jitter, failed after
 ``max_attempts``; 403 -> blocked, the account marked undeliverable; 400 -> failed, not retried.
 
+One sender per bot: a worker sends only while it holds the ``outbox`` lease in the database
+(services/outbox.py); the other instances' workers stand by and take over when it stops or dies.
+A new sender first hands back what its predecessor leased but never started, settles messages
+left in doubt, and starts no earlier than one second after the predecessor's last send (and after
+any bot-wide pause Telegram asked for), so the one-second window Telegram counts is never
+overrun across the handover. Every send commits a "started" marker first (outbox.mark_started).
+
 Sends run concurrently across chats (bounded), so the overall rate is reachable with tens of
 milliseconds of API latency. Stopping (or cancelling the task) lets sends already on the wire
 finish and be recorded, and hands the other leased messages back at once.
@@ -29,7 +36,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +44,7 @@ from aiogram import Bot, Dispatcher
 from aiolimiter import AsyncLimiter
 from aiogram.exceptions import (
     TelegramAPIError,
+    TelegramServerError,
     TelegramBadRequest,
     TelegramConflictError,
     TelegramEntityTooLarge,
@@ -51,6 +59,7 @@ from aiogram.types import BufferedInputFile, Message
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.metrics import record_outbox_send
 from bot.settings import Settings
 from services import outbox
 from services.models import utcnow
@@ -104,6 +113,9 @@ class OutboxWorker:
         retry_base: float = 2.0,
         retry_cap: float = 300.0,
         concurrency: int | None = None,
+        sender_lease_seconds: float = 10.0,
+        standby_interval: float = 2.0,
+        settle_every: float = 15.0,
     ) -> None:
         self.sessions, self.bot, self.settings = sessions, bot, settings
         self.worker_id = worker_id or default_worker_id()
@@ -131,6 +143,15 @@ class OutboxWorker:
         self._file_ids: dict[tuple[str, str, int, int], str] = {}  # uploaded file -> Telegram file_id
         self._upload_locks: dict[tuple[str, str, int, int], asyncio.Lock] = {}
         self._inflight: set[asyncio.Task[None]] = set()
+        # The sender lease: renewed every few seconds; without it this worker stands by.
+        self.sender_lease_seconds, self.standby_interval = sender_lease_seconds, standby_interval
+        self.settle_every = settle_every  # how often the sender looks for messages left in doubt
+        self.renew_every = max(0.2, sender_lease_seconds / 5)
+        self.is_sender = False
+        self._renewed_at = 0.0  # monotonic
+        self._settled_at = 0.0
+        self._last_send_utc: datetime | None = None  # for the successor: our last send's wall-clock time
+        self._idle = False  # the last claim found nothing: look cheaply before claiming again
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._finished = asyncio.Event()
@@ -158,6 +179,9 @@ class OutboxWorker:
             while not self._stopping.is_set():
                 self._wake.clear()  # a notify during the cycle below makes the wait return at once
                 try:
+                    if not await self._hold_lease():
+                        await _stopped_within(self._stopping, self.standby_interval)
+                        continue
                     await self._cycle()
                 except Exception:  # noqa: BLE001 - e.g. the database is unreachable: keep trying
                     log.exception("outbox worker: claiming failed, trying again shortly")
@@ -171,6 +195,7 @@ class OutboxWorker:
             # Shielded: a cancelled worker still lets sends on the wire be recorded.
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(self._drain())
+                await asyncio.shield(self._give_up_lease())
             self._running = False
             self._finished.set()
             log.info("outbox worker %s stopped: %s", self.worker_id, self.stats)
@@ -180,6 +205,46 @@ class OutboxWorker:
             _, pending = await asyncio.wait(set(self._inflight), timeout=self.upload_timeout + 5)
             for task in pending:  # their leases expire and another worker sends them
                 task.cancel()
+
+    # ---- the sender lease ----------------------------------------------------------------------
+    async def _hold_lease(self) -> bool:
+        """Take, keep or lose the sender lease; True while this worker may send."""
+        now_m = time.monotonic()
+        if self.is_sender:
+            if now_m - self._renewed_at < self.renew_every:
+                return True
+            if await self._record(outbox.renew_lease, holder=self.worker_id, ttl=self.sender_lease_seconds,
+                                  last_send_at=self._last_send_utc):
+                self._renewed_at = now_m
+                if now_m - self._settled_at > self.settle_every:
+                    self._settled_at = now_m
+                    await outbox.settle_in_doubt(self.sessions)
+                return True
+            # Another instance took over (this one stalled past its lease): stop sending at once;
+            # the new sender hands back our unstarted rows, and mark_started refuses them to us.
+            log.warning("outbox worker %s lost the sender lease", self.worker_id)
+            self.is_sender = False
+            return False
+        lease = await outbox.acquire_lease(self.sessions, holder=self.worker_id, ttl=self.sender_lease_seconds)
+        if lease is None:
+            return False
+        self.is_sender, self._renewed_at, self._settled_at = True, now_m, now_m
+        handed_back = await outbox.release_others(self.sessions, worker_id=self.worker_id)
+        await outbox.settle_in_doubt(self.sessions)
+        if lease.start_after is not None:
+            # The predecessor's last second (or a bot-wide pause) is not over: wait it out.
+            wait = (lease.start_after - utcnow()).total_seconds()
+            self._paused_until = max(self._paused_until, time.monotonic() + wait)
+        log.info("outbox worker %s is the sender (after %s; %d message(s) handed back)",
+                 self.worker_id, lease.previous or "nobody", handed_back)
+        return True
+
+    async def _give_up_lease(self) -> None:
+        if not self.is_sender:
+            return
+        self.is_sender = False
+        with contextlib.suppress(Exception):
+            await outbox.release_lease(self.sessions, holder=self.worker_id, last_send_at=self._last_send_utc)
 
     # ---- one round: quiet hours, claim, start sends ------------------------------------------
     async def _cycle(self) -> None:
@@ -191,6 +256,9 @@ class OutboxWorker:
         # Refill in batches: a claim reads the queue, so not for every freed slot.
         if free < self._refill_at and self._inflight:
             return
+        if self._idle and not self._inflight and not await outbox.anything_due(
+                self.sessions, now=now, urgent_only=quiet_end is not None):
+            return  # the usual idle poll: one indexed read instead of the claim query
         claiming = asyncio.ensure_future(outbox.claim(
             self.sessions, worker_id=self.worker_id, limit=free, now=now,
             lease_seconds=self.lease_seconds, urgent_only=quiet_end is not None,
@@ -204,6 +272,7 @@ class OutboxWorker:
                 await outbox.release(self.sessions, [m.id for m in taken], worker_id=self.worker_id)
             raise
         self.stats["claimed"] += len(claimed)
+        self._idle = not claimed
         lease_end = time.monotonic() + self.lease_seconds
         for message in claimed:
             task = asyncio.create_task(self._deliver(message, lease_end))
@@ -237,10 +306,12 @@ class OutboxWorker:
                 wait = self._chat_next.get(message.chat_id, 0) - time.monotonic()
                 ready = not await _stopped_within(self._stopping, wait)
                 ready = ready and await self._global_slot()
-                if not ready or time.monotonic() > send_by:
+                if not ready or not self.is_sender or time.monotonic() > send_by:
                     released = await self._record(outbox.release, [message.id], worker_id=self.worker_id)
                     self.stats["released"] += released
                     return
+                if not await self._record(outbox.mark_started, message.id, worker_id=self.worker_id):
+                    return  # no longer ours (a new sender took it): it must not go out from here
                 await self._send_and_record(message)
         except Exception:  # noqa: BLE001 - one message must never stop the worker
             log.exception("outbox message %s: unexpected error", message.id)
@@ -267,22 +338,28 @@ class OutboxWorker:
             last = self._chat_last.get(m.chat_id)
             self._chat_next[m.chat_id] = max(self._chat_next.get(m.chat_id, 0), now + e.retry_after)
             if last is None or now - last > _CHAT_MEMORY:
-                # Nothing went to this chat lately: the limit hit is the bot-wide one.
+                # Nothing went to this chat lately: the limit hit is the bot-wide one. Kept in the
+                # database too, so that a successor after a restart waits for it as well.
                 self._paused_until = max(self._paused_until, now + e.retry_after)
+                await self._record(outbox.pause_bot, until=utcnow() + timedelta(seconds=e.retry_after))
+            record_outbox_send("retry")  # the 429 itself is counted by CountApiCalls
             log.warning("outbox message %s: Telegram asks to wait %ss (chat %s)", m.id, e.retry_after, m.chat_id)
             await self._record(outbox.mark_retry, m.id, worker_id=wid, not_before=utcnow() + timedelta(seconds=e.retry_after),
                                error=_describe(e), count_attempt=False, chat_id=m.chat_id)
         except TelegramForbiddenError as e:
             self.stats["blocked"] += 1
+            record_outbox_send("blocked")
             await self._record(outbox.mark_blocked, m.id, worker_id=wid, chat_id=m.chat_id, error=_describe(e))
         except StaleFileId as e:
             await self._retry(m, e)
         except TelegramMigrateToChat as e:
             self.stats["failed"] += 1
+            record_outbox_send("failed")
             await self._record(outbox.mark_failed, m.id, worker_id=wid,
                                error=f"{_describe(e)} (group moved to chat {e.migrate_to_chat_id})")
         except (TelegramBadRequest, TelegramEntityTooLarge) as e:
             self.stats["failed"] += 1
+            record_outbox_send("failed")
             log.warning("outbox message %s refused by Telegram: %s", m.id, e.message)
             await self._record(outbox.mark_failed, m.id, worker_id=wid, error=_describe(e))
         except (TelegramUnauthorizedError, TelegramNotFound, TelegramConflictError) as e:
@@ -290,9 +367,13 @@ class OutboxWorker:
             log.error("outbox: Telegram refuses the bot itself (%s); messages kept", e.message)
             await self._retry(m, e, count_attempt=False)
         except TelegramAPIError as e:  # 5xx, network errors and timeouts, anything unforeseen
+            if isinstance(e, TelegramServerError):
+                # It reached Telegram and counts for the chat: a 429 for it next is the chat's own.
+                self._chat_last[m.chat_id] = time.monotonic()
             await self._retry(m, e)
         except (OSError, ValueError) as e:  # the document is missing, the payload is invalid
             self.stats["failed"] += 1
+            record_outbox_send("failed")
             log.error("outbox message %s cannot be sent: %s", m.id, e)
             await self._record(outbox.mark_failed, m.id, worker_id=wid, error=f"{type(e).__name__}: {e}")
         except Exception as e:  # noqa: BLE001 - e.g. an unreadable answer: try again later
@@ -303,7 +384,9 @@ class OutboxWorker:
             interval = self._interval(m.chat_id)
             self._chat_last[m.chat_id] = now
             self._chat_next[m.chat_id] = now + interval
+            self._last_send_utc = utcnow()
             self.stats["sent"] += 1
+            record_outbox_send("sent")
             await self._record(outbox.mark_sent, m.id, worker_id=wid, telegram_message_id=result.message_id,
                                chat_id=m.chat_id, chat_next_at=utcnow() + timedelta(seconds=interval))
 
@@ -311,6 +394,7 @@ class OutboxWorker:
         attempt = m.attempts + 1
         if count_attempt and attempt >= self.max_attempts:
             self.stats["failed"] += 1
+            record_outbox_send("failed")
             log.warning("outbox message %s failed after %d attempts: %s", m.id, attempt, error)
             await self._record(outbox.mark_failed, m.id, worker_id=self.worker_id,
                                error=f"gave up after {attempt} attempts: {_describe(error)}")
@@ -318,6 +402,7 @@ class OutboxWorker:
         ceiling = min(self.retry_cap, self.retry_base * 2 ** (attempt - 1))
         delay = ceiling / 2 + random.uniform(0, ceiling / 2)  # jitter: failed sends do not return together
         self.stats["retried"] += 1
+        record_outbox_send("retry")
         await self._record(outbox.mark_retry, m.id, worker_id=self.worker_id,
                            not_before=utcnow() + timedelta(seconds=delay), error=_describe(error),
                            count_attempt=count_attempt)

@@ -63,7 +63,8 @@ class Settings(BaseSettings):
     send_rate_global: float = Field(30.0, gt=0)  # messages per second, all chats together
     send_rate_per_chat: float = Field(1.0, gt=0)  # messages per second to one private chat
     send_rate_per_group: float = Field(20.0, gt=0)  # messages per minute to one group
-    send_rate_margin: float = Field(0.9, gt=0, le=1)
+    # 2 back to back + 0.93 * 30 per second: at most 29 sends in any one-second window.
+    send_rate_margin: float = Field(0.93, gt=0, le=1)
     quiet_hours: str = "21:00-06:00"
     # Local time (TZ) of the daily reminders job (services/reminders.py); empty: not scheduled.
     reminder_time: str = "07:00"

@@ -190,15 +190,15 @@ def not_yours() -> str:
 
 # ---- while sending --------------------------------------------------------------------------------
 def progress(broadcast_id: int, status: str, t: bc.Tally) -> str:
-    done = t.linked and t.processed >= t.linked
     if status == bc.CANCELLED:
         head = f"⛔ Siaran #{broadcast_id} dihentikan."
-    elif status == bc.DONE or done:
+    elif status == bc.DONE or t.complete:
         head = f"✅ Siaran #{broadcast_id} selesai."
     else:
         head = f"📤 Siaran #{broadcast_id} sedang dikirim…"
     lines = [head, f"Terkirim <b>{n(t.delivered)}</b> dari {n(t.linked)} pegawai tertaut."]
-    extra = [(t.blocked, "memblokir bot"), (t.failed, "gagal"), (t.cancelled, "dibatalkan")]
+    extra = [(t.blocked, "memblokir bot"), (t.failed, "gagal"), (t.cancelled, "dibatalkan"),
+             (t.uncertain, "tidak pasti terkirim")]
     extra_text = ", ".join(f"{label} {n(v)}" for v, label in extra if v)
     if extra_text:
         lines.append(extra_text.capitalize() + ".")
@@ -229,6 +229,9 @@ def report(r: bc.Report, zone) -> str:  # noqa: ANN001
         lines.append(f"• menunggu: {n(t.pending)}")
     if t.cancelled:
         lines.append(f"• dibatalkan: {n(t.cancelled)}")
+    if t.uncertain:
+        # The sender stopped while these were on their way: Telegram may or may not have them.
+        lines.append(f"• tidak pasti terkirim (pengiriman terputus): {n(t.uncertain)}")
     lines.append(f"• belum tertaut Telegram: {n(t.not_linked)}")
     if b.ack:
         lines.append(f"• sudah membaca dan memahami: <b>{n(t.acked)}</b> dari {n(t.delivered)} yang menerima")

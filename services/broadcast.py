@@ -58,6 +58,9 @@ DRAFT, SCHEDULED, SENDING, DONE, CANCELLED = "draft", "scheduled", "sending", "d
 # Outbox statuses as the delivery worker writes them (services/outbox.py), plus ours.
 MSG_PENDING, MSG_SENT, MSG_FAILED, MSG_BLOCKED = "pending", "sent", "failed", "blocked"
 MSG_CANCELLED = "cancelled"  # a pending message of a cancelled broadcast; the worker never claims it
+# The worker died while the request was on the wire: Telegram may have delivered it; not resent
+# (a second copy to thousands is worse than one uncertain row; see services/outbox.py).
+MSG_UNCERTAIN = "uncertain"
 
 # The acknowledgement button recipients see (callback "ack:<broadcast id>").
 ACK_LABEL = "✅ Sudah saya baca dan pahami"
@@ -89,10 +92,11 @@ DELIVERY_LABELS = {
     "failed": "gagal",
     "pending": "menunggu",
     "cancelled": "dibatalkan",
+    "uncertain": "tidak pasti",
     "not_linked": "belum tertaut",
 }
 _FROM_OUTBOX = {MSG_SENT: "delivered", MSG_BLOCKED: "blocked", MSG_FAILED: "failed", MSG_PENDING: "pending",
-                MSG_CANCELLED: "cancelled", None: "not_linked"}
+                MSG_CANCELLED: "cancelled", MSG_UNCERTAIN: "uncertain", None: "not_linked"}
 
 
 class BroadcastError(InvalidInput):
@@ -696,6 +700,7 @@ class Tally:
     failed: int = 0
     pending: int = 0
     cancelled: int = 0
+    uncertain: int = 0
     not_linked: int = 0
     acked: int = 0
 
@@ -705,13 +710,20 @@ class Tally:
 
     @property
     def processed(self) -> int:
-        """Linked recipients whose message has an outcome (sent, blocked, failed, cancelled)."""
+        """Linked recipients whose message has an outcome (sent, blocked, failed, cancelled,
+        uncertain)."""
         return self.linked - self.pending
+
+    @property
+    def complete(self) -> bool:
+        """Every linked recipient's message has an outcome (the status may not say so yet)."""
+        return bool(self.linked) and self.processed >= self.linked
 
     def as_json(self) -> dict[str, int]:
         return {"recipients": self.recipients, "linked": self.linked, "delivered": self.delivered,
                 "blocked": self.blocked, "failed": self.failed, "pending": self.pending,
-                "cancelled": self.cancelled, "not_linked": self.not_linked, "acked": self.acked}
+                "cancelled": self.cancelled, "uncertain": self.uncertain, "not_linked": self.not_linked,
+                "acked": self.acked}
 
 
 @dataclass

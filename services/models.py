@@ -405,12 +405,31 @@ class OutboxMessage(Base):
     # A worker holds a row while sending it; another worker may take it once the lease ends.
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     locked_by: Mapped[str | None] = mapped_column(String(80))
+    # Set (committed) just before the request goes to Telegram: a row that has it but no outcome
+    # after its worker died may have been delivered (see services/outbox.py, "in doubt").
+    send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_outbox_status_not_before", "status", "not_before"),)
+
+
+class WorkerLease(Base):
+    """One process at a time does a bot-wide job, e.g. "outbox": Telegram's overall send limit is
+    per bot, so one sender keeps it exactly and the others stand by. The holder renews
+    ``expires_at``; when it stops (or dies and the lease runs out) another instance takes over,
+    starting no earlier than the old sender's last send plus Telegram's one-second window and any
+    bot-wide pause (``paused_until``) Telegram asked for."""
+
+    __tablename__ = "worker_leases"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(80))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_send_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Broadcast(Base):

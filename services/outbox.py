@@ -17,14 +17,22 @@ pushes the chat's next message to at least ``chat_next_at`` (the per-chat rate l
 messages (a person's own application) go before reminders and broadcasts.
 
 Exactly once, as seen by the user, and its one residual risk: Telegram's Bot API has no
-idempotency key, so the worker cannot ask "did you already accept this?". Each message is sent
-by at most one worker at a time (lease + ``SKIP LOCKED`` / conditional UPDATE) and is marked sent
-in its own short transaction right after Telegram answers. A graceful stop (SIGTERM, Ctrl+C,
-cancelling the worker task) lets in-flight sends finish and be recorded, so it never duplicates.
-Only if the process dies hard (SIGKILL, power loss) in the few milliseconds between Telegram
-accepting a message and that commit - or while the request is on the wire - is the message
-sent again once the lease expires. The same holds for a request that times out: Telegram may
-have delivered it, and it is retried, because a rare duplicate is better than a lost notice.
+idempotency key, so the worker cannot ask "did you already accept this?". So:
+* one sender at a time (the ``outbox`` worker lease, :func:`acquire_lease`): Telegram's overall
+  limit is per bot, and one sender keeps it exactly; other instances stand by and take over when
+  it stops or its lease runs out;
+* each message is leased to one worker (lease + ``SKIP LOCKED`` / conditional UPDATE), and just
+  before its request goes out the worker commits ``send_started_at`` with a conditional UPDATE
+  (:func:`mark_started`) that succeeds only while it still holds the row: a worker that lost its
+  rows to a new sender cannot send them too;
+* the outcome is committed in its own short transaction right after Telegram answers. A graceful
+  stop lets in-flight sends finish and be recorded.
+Only a hard death (SIGKILL, power loss) between ``send_started_at`` and the outcome leaves a
+message *in doubt*: Telegram may have it. :func:`settle_in_doubt` decides once the row's lease
+has run out: a broadcast or reminder becomes ``uncertain`` and is not sent again (a second copy
+to thousands is worse than one row reported as uncertain); a person's own notice (urgent) is
+sent again, because a rare duplicate is better than a lost decision. Messages not yet started
+go out once. A request that times out is retried too (Telegram may have delivered it).
 """
 from __future__ import annotations
 
@@ -41,11 +49,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from services.models import OutboxMessage, TelegramAccount, utcnow
+from services.models import OutboxMessage, TelegramAccount, WorkerLease, utcnow
 
 log = logging.getLogger(__name__)
 
 PENDING, SENT, FAILED, BLOCKED = "pending", "sent", "failed", "blocked"
+UNCERTAIN = "uncertain"  # the worker died while the request was on the wire (see above)
+SENDER_LEASE = "outbox"
 METHODS = ("sendMessage", "sendDocument", "sendPhoto")
 _CAPTIONED = {"sendDocument": "document", "sendPhoto": "photo"}
 MAX_ERROR = 1000  # characters of an error kept in last_error
@@ -250,6 +260,18 @@ async def defer_quiet(sessions: async_sessionmaker[AsyncSession], *, now: dateti
 
 
 # ---- the worker side --------------------------------------------------------------------------
+async def anything_due(sessions: async_sessionmaker[AsyncSession], *, now: datetime | None = None,
+                       urgent_only: bool = False) -> bool:
+    """Whether a claim could find something: one read along the (status, not_before) index,
+    which an idle worker makes instead of the full claim query."""
+    now = now or utcnow()
+    conditions = [OutboxMessage.status == PENDING, OutboxMessage.not_before <= now,
+                  OutboxMessage.send_started_at.is_(None)]
+    if urgent_only:
+        conditions.append(OutboxMessage.urgent.is_(True))
+    async with sessions() as session:
+        return await session.scalar(select(OutboxMessage.id).where(*conditions).limit(1)) is not None
+
 @dataclass(frozen=True)
 class Claimed:
     """A message leased to a worker: everything needed to send it, detached from any session."""
@@ -296,7 +318,8 @@ async def _pick(session: AsyncSession, now: datetime, limit: int, urgent_only: b
             break
         prefix = (
             select(OutboxMessage.id, OutboxMessage.chat_id, OutboxMessage.not_before, OutboxMessage.locked_until)
-            .where(OutboxMessage.status == PENDING, OutboxMessage.not_before <= now, OutboxMessage.urgent.is_(urgent))
+            .where(OutboxMessage.status == PENDING, OutboxMessage.not_before <= now, OutboxMessage.urgent.is_(urgent),
+                   OutboxMessage.send_started_at.is_(None))  # in doubt: settled first, never re-picked
             .order_by(OutboxMessage.not_before, OutboxMessage.id)  # the index's order: reading stops early
             .limit(4 * limit + 200)  # room for the messages in flight, which stay at the front
             .subquery()
@@ -347,7 +370,7 @@ async def _claim_once(
 ) -> tuple[list[Claimed], bool]:
     """(claimed messages, whether some picked rows were taken by another worker meanwhile)."""
     lease = {"locked_until": now + timedelta(seconds=lease_seconds), "locked_by": worker_id}
-    still_free = (OutboxMessage.status == PENDING, _lease_free(now))
+    still_free = (OutboxMessage.status == PENDING, _lease_free(now), OutboxMessage.send_started_at.is_(None))
     async with sessions() as session:
         ids = await _pick(session, now, limit, urgent_only)
         if not ids:
@@ -422,7 +445,9 @@ async def mark_retry(
     """Send again at ``not_before``. With ``chat_id`` (Telegram's 429 for that chat) no message
     of the chat goes out before then. ``count_attempt=False`` for waits that are not failures."""
     async with sessions() as session:
-        values: dict[str, Any] = {"not_before": not_before, "last_error": error[:MAX_ERROR], **_RELEASE}
+        # Telegram answered: the outcome is known, so the next attempt is not "in doubt".
+        values: dict[str, Any] = {"not_before": not_before, "last_error": error[:MAX_ERROR], "send_started_at": None,
+                                  **_RELEASE}
         if count_attempt:
             values["attempts"] = OutboxMessage.attempts + 1
         result = await session.execute(update(OutboxMessage).where(_held(message_id, worker_id)).values(**values))
@@ -439,6 +464,7 @@ async def release(sessions: async_sessionmaker[AsyncSession], message_ids: list[
     async with sessions() as session:
         result = await session.execute(update(OutboxMessage).where(
             OutboxMessage.id.in_(message_ids), OutboxMessage.status == PENDING, OutboxMessage.locked_by == worker_id,
+            OutboxMessage.send_started_at.is_(None),
         ).values(**_RELEASE))
         await session.commit()
         return result.rowcount or 0
@@ -476,5 +502,152 @@ async def mark_blocked(
             await session.execute(update(TelegramAccount).where(
                 TelegramAccount.chat_id == chat_id, TelegramAccount.undeliverable_since.is_(None)
             ).values(undeliverable_since=now))
+        await session.commit()
+        return bool(result.rowcount)
+
+
+# ---- the send marker and messages in doubt ------------------------------------------------------
+async def mark_started(
+    sessions: async_sessionmaker[AsyncSession], message_id: int, *, worker_id: str, now: datetime | None = None
+) -> bool:
+    """Commit that the request for this message is about to go out. False - do not send - when
+    this worker no longer holds the row (its lease ran out, or a new sender took its rows)."""
+    now = now or utcnow()
+    async with sessions() as session:
+        result = await session.execute(update(OutboxMessage).where(
+            _held(message_id, worker_id), OutboxMessage.locked_until > now, OutboxMessage.send_started_at.is_(None),
+        ).values(send_started_at=now))
+        await session.commit()
+        return bool(result.rowcount)
+
+
+@dataclass(frozen=True)
+class Settled:
+    uncertain: int  # non-urgent, not sent again
+    resent: int  # urgent, queued again
+
+
+async def settle_in_doubt(sessions: async_sessionmaker[AsyncSession], *, now: datetime | None = None) -> Settled:
+    """Messages whose request started but whose worker died before recording the outcome (its
+    lease has run out): broadcasts and reminders become ``uncertain``, a person's own notices are
+    queued again (see the module docstring). Reads first, so that the usual case writes nothing."""
+    now = now or utcnow()
+    doubt = and_(OutboxMessage.status == PENDING, OutboxMessage.send_started_at.is_not(None),
+                 OutboxMessage.locked_until <= now)
+    async with sessions() as session:
+        if await session.scalar(select(OutboxMessage.id).where(doubt).limit(1)) is None:
+            return Settled(0, 0)
+        await session.rollback()  # end the read before writing (SQLite)
+        note = "in doubt: the sender stopped while the request was on the wire; Telegram may have it"
+        uncertain = await session.execute(update(OutboxMessage).where(doubt, OutboxMessage.urgent.is_(False)).values(
+            status=UNCERTAIN, last_error=note, attempts=OutboxMessage.attempts + 1, **_RELEASE))
+        resent = await session.execute(update(OutboxMessage).where(doubt, OutboxMessage.urgent.is_(True)).values(
+            send_started_at=None, last_error=note + " (sent again)", attempts=OutboxMessage.attempts + 1, **_RELEASE))
+        await session.commit()
+    settled = Settled(uncertain.rowcount or 0, resent.rowcount or 0)
+    if settled.uncertain or settled.resent:
+        log.warning("outbox: %d message(s) in doubt marked uncertain, %d urgent one(s) queued again",
+                    settled.uncertain, settled.resent)
+    return settled
+
+
+async def release_others(sessions: async_sessionmaker[AsyncSession], *, worker_id: str) -> int:
+    """The new sender hands back rows other workers leased but never started (they stopped
+    sending when they lost the sender lease, or died): they go out at once, not after their
+    leases. Rows already started stay leased until settled. Returns how many."""
+    async with sessions() as session:
+        result = await session.execute(update(OutboxMessage).where(
+            OutboxMessage.status == PENDING, OutboxMessage.locked_by.is_not(None),
+            OutboxMessage.locked_by != worker_id, OutboxMessage.send_started_at.is_(None),
+        ).values(**_RELEASE))
+        await session.commit()
+        return result.rowcount or 0
+
+
+# ---- the sender lease ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Lease:
+    """The sender lease as taken: ``start_after`` is when the first send may go (the previous
+    sender's last send plus Telegram's one-second window, or a bot-wide pause it was told)."""
+
+    holder: str
+    expires_at: datetime
+    previous: str | None
+    start_after: datetime | None
+
+
+async def acquire_lease(
+    sessions: async_sessionmaker[AsyncSession], *, holder: str, ttl: float, name: str = SENDER_LEASE,
+    now: datetime | None = None, window: float = 1.0,
+) -> Lease | None:
+    """Take (or keep) the lease ``name`` for ``ttl`` seconds: free, expired or already ours.
+    None while another holder's lease runs. Safe against instances racing for it: the UPDATE
+    re-checks the condition, one wins."""
+    now = now or utcnow()
+    expires = now + timedelta(seconds=ttl)
+    free = or_(WorkerLease.holder.is_(None), WorkerLease.holder == holder, WorkerLease.expires_at <= now)
+    for _ in range(2):
+        async with sessions() as session:
+            row = (await session.execute(select(
+                WorkerLease.holder, WorkerLease.last_send_at, WorkerLease.paused_until,
+            ).where(WorkerLease.name == name))).first()
+            if row is None:
+                insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[session.get_bind().dialect.name]
+                await session.execute(insert(WorkerLease).values(name=name, updated_at=now)
+                                      .on_conflict_do_nothing(index_elements=["name"]))
+                await session.commit()
+                continue
+            await session.rollback()  # end the read before writing (SQLite)
+            result = await session.execute(update(WorkerLease).where(WorkerLease.name == name, free)
+                                           .values(holder=holder, expires_at=expires, updated_at=now))
+            await session.commit()
+            if not result.rowcount:
+                return None
+            previous, last_send, paused = row
+            starts = [t for t in (last_send and last_send + timedelta(seconds=window), paused) if t is not None]
+            return Lease(holder, expires, previous if previous != holder else None, max(starts) if starts else None)
+    return None
+
+
+async def renew_lease(
+    sessions: async_sessionmaker[AsyncSession], *, holder: str, ttl: float, name: str = SENDER_LEASE,
+    last_send_at: datetime | None = None, now: datetime | None = None,
+) -> bool:
+    """Extend our lease (and note our last send for a successor). False when it is not ours
+    any more: stop sending."""
+    now = now or utcnow()
+    values: dict[str, Any] = {"expires_at": now + timedelta(seconds=ttl), "updated_at": now}
+    if last_send_at is not None:
+        values["last_send_at"] = last_send_at
+    async with sessions() as session:
+        result = await session.execute(update(WorkerLease).where(
+            WorkerLease.name == name, WorkerLease.holder == holder).values(**values))
+        await session.commit()
+        return bool(result.rowcount)
+
+
+async def pause_bot(
+    sessions: async_sessionmaker[AsyncSession], *, until: datetime, name: str = SENDER_LEASE
+) -> None:
+    """Telegram told the bot as a whole to wait: kept for whichever instance sends next."""
+    async with sessions() as session:
+        await session.execute(update(WorkerLease).where(
+            WorkerLease.name == name, or_(WorkerLease.paused_until.is_(None), WorkerLease.paused_until < until),
+        ).values(paused_until=until))
+        await session.commit()
+
+
+async def release_lease(
+    sessions: async_sessionmaker[AsyncSession], *, holder: str, name: str = SENDER_LEASE,
+    last_send_at: datetime | None = None, now: datetime | None = None,
+) -> bool:
+    """Give the lease up at once (a graceful stop), noting our last send for the successor."""
+    now = now or utcnow()
+    values: dict[str, Any] = {"holder": None, "expires_at": now, "updated_at": now}
+    if last_send_at is not None:
+        values["last_send_at"] = last_send_at
+    async with sessions() as session:
+        result = await session.execute(update(WorkerLease).where(
+            WorkerLease.name == name, WorkerLease.holder == holder).values(**values))
         await session.commit()
         return bool(result.rowcount)

@@ -20,6 +20,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handlers import texts_broadcast as tb
 from services import broadcast as bc
 from services import outbox
 from services.importer import import_pegawai
@@ -399,6 +400,10 @@ async def outcomes(sessions: async_sessionmaker[AsyncSession], broadcast_id: int
                 await outbox.mark_blocked(sessions, m.id, worker_id="w", chat_id=m.chat_id, error="403")
             elif what == "failed":
                 await outbox.mark_failed(sessions, m.id, worker_id="w", error="400")
+            elif what == "in_doubt":  # the worker died while the request was on the wire
+                assert await outbox.mark_started(sessions, m.id, worker_id="w")
+                later = utcnow() + timedelta(minutes=5)  # its lease has run out
+                assert await outbox.settle_in_doubt(sessions, now=later) == outbox.Settled(uncertain=1, resent=0)
             else:
                 await outbox.release(sessions, [m.id], worker_id="w")
                 return
@@ -410,7 +415,8 @@ async def test_report_per_opd_and_exports(sample: async_sessionmaker[AsyncSessio
     ids = {n: await emp_id(sample, n) for n in names}
     await link(sample, list(ids.values()))
     b = await send(sample, bc.Audience(), ack=True)
-    await outcomes(sample, b.id, {ids["Joko Prasetyo"]: "blocked", ids["Yusuf Hidayat"]: "failed"})
+    await outcomes(sample, b.id, {ids["Joko Prasetyo"]: "blocked", ids["Yusuf Hidayat"]: "failed",
+                                  ids["Siti Rahmawati"]: "in_doubt"})
     async with sample() as s:
         for n in ("Ahmad Fauzi", "Dewi Lestari", "Nur Aisyah"):
             assert await bc.ack(s, b.id, ids[n])
@@ -420,11 +426,13 @@ async def test_report_per_opd_and_exports(sample: async_sessionmaker[AsyncSessio
     assert per == {
         # Hendra, Sri (not linked), Rina, Ahmad, Dewi, Bambang (not linked), Fitri (not linked), Joko (blocked)
         "Badan Kepegawaian dan Pengembangan Sumber Daya Manusia": (8, 4, 1, 0, 3, 2),
-        "Dinas Kesehatan": (2, 1, 0, 0, 1, 0),  # Siti; dr. Agus not linked
+        "Dinas Kesehatan": (2, 0, 0, 0, 1, 0),  # Siti in doubt; dr. Agus not linked
         "Dinas Pendidikan": (2, 1, 0, 1, 0, 1),  # Aisyah; Yusuf failed
     }
-    assert r.total.as_json() == {"recipients": 12, "linked": 8, "delivered": 6, "blocked": 1, "failed": 1,
-                                 "pending": 0, "cancelled": 0, "not_linked": 4, "acked": 3}
+    assert r.total.as_json() == {"recipients": 12, "linked": 8, "delivered": 5, "blocked": 1, "failed": 1,
+                                 "pending": 0, "cancelled": 0, "uncertain": 1, "not_linked": 4, "acked": 3}
+    assert r.total.complete
+    assert "tidak pasti terkirim (pengiriman terputus): 1" in tb.report(r, JAKARTA)
     assert json.loads(json.dumps(r.as_json()))["per_opd"][0]["opd_id"] is not None
 
     async with sample() as s:
@@ -445,6 +453,7 @@ async def test_report_per_opd_and_exports(sample: async_sessionmaker[AsyncSessio
     assert table["Joko Prasetyo"][3:] == ["TKK-2019-000123", "diblokir", ""]
     assert table["Sri Wahyuni, S.E., M.M."][4:] == ["belum tertaut", ""]
     assert table["Yusuf Hidayat, S.Pd., M.Pd."][4:] == ["gagal", ""]
+    assert table["Siti Rahmawati, A.Md.Kep."][4:] == ["tidak pasti", ""]
 
     book = load_workbook(io.BytesIO(bc.export_xlsx(rows, JAKARTA)))
     sheet = book.active
