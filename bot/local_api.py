@@ -1089,6 +1089,9 @@ class LocalBotAPI:
         self.webhook_settle = 0.25  # seconds of quiet in the chat after the bot's answer
         self.webhook_idle = 3.0  # seconds to wait for an answer at all
         self.webhook_posts = 0  # updates the webhook accepted
+        # Seconds between accepting a send and answering it: a slow network, so that a sender
+        # killed mid-run leaves requests Telegram has but whose answer never arrived.
+        self.answer_delay = 0.0
         self.webhook_errors: list[str] = []  # what Telegram would show in last_error_message
         self._webhook_session: ClientSession | None = None
         self._next_backend = 0
@@ -1510,6 +1513,8 @@ class LocalBotAPI:
             return _json_error(_APIError(500, f"Internal Server Error: {exc!r}"))
         if limited:
             self.limits.delivered(canonical, params)
+        if self.answer_delay and canonical in _RATE_LIMITED:
+            await asyncio.sleep(self.answer_delay)
         if self._chat_signals:
             self._poke(canonical, params)
         return web.json_response({"ok": True, "result": result})

@@ -9,10 +9,11 @@ import io
 import time
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.local_api import BotMessage, ChatClient
+from bot.local_api import BotMessage, ChatClient, LocalBotAPI
 from handlers import texts
 from handlers import texts_broadcast as tb
 from services import broadcast as bc
@@ -256,6 +257,70 @@ async def test_stopping_the_bot_mid_broadcast_and_starting_again_sends_everyone_
         assert (t.delivered, t.pending) == (60, 0)
     finally:
         await second.stop()
+
+
+async def test_killing_the_sender_mid_broadcast_and_starting_again_sends_nobody_two_copies(
+    db_url: str, sessions, tmp_path: Path  # noqa: ANN001
+) -> None:
+    """The bot process is killed hard (SIGKILL: no clean-up) while requests are on the wire, and
+    a new process takes over: every recipient gets the broadcast, nobody gets it twice. What was
+    on the wire at the kill is left in doubt (Telegram had it), not sent again."""
+    from services.importer import import_pegawai
+    from services import outbox
+    from services.models import OutboxMessage
+    from tests.conftest import TEST_KEY
+    from tests.webhook_harness import BotProcess, process_env
+
+    await import_pegawai(sessions, SAMPLE_CSV, verification_key=TEST_KEY)
+    async with sessions() as s:
+        unit = await s.scalar(select(Employee.unit_id).where(Employee.name == "Ahmad Fauzi"))
+        for i in range(60):
+            e = Employee(nip=f"19900101201502{i:04d}", status="PNS", name=f"Pegawai {i}", sex="L",
+                         birth_date=date(1990, 1, 1), unit_id=unit)
+            s.add(e)
+            await s.flush()
+            s.add(TelegramAccount(telegram_user_id=30_000 + i, chat_id=30_000 + i, employee_id=e.id, linked_at=utcnow()))
+        await s.commit()
+    async with LocalBotAPI(deliver_webhooks=True) as api:
+        api.answer_delay = 0.4  # about three requests on the wire at any moment
+        chats = api.open_chats(range(30_000, 30_060))
+        env = process_env(api, db_url, tmp_path / "var", SEND_RATE_GLOBAL="8", SEND_RATE_MARGIN="1",
+                          REMINDER_TIME="")
+        first = BotProcess(env, tmp_path / "first", name="first")
+        first.start()
+        await first.wait_ready()
+        async with sessions() as s:
+            b = await bc.create(s, text="Apel pagi <b>Senin</b>", audience=bc.Audience(), created_by_label="test")
+            await bc.confirm(s, b.id, actor="test")
+            await s.commit()
+        await wait_until(lambda: sum(bool(c.messages) for c in chats) >= 15, timeout=30, what="a first part")
+        first.proc.kill()  # SIGKILL
+        first.proc.wait(10)
+        second = BotProcess(env, tmp_path / "second", name="second")
+        second.start()
+        try:
+            await second.wait_ready()
+
+            async def settled() -> tuple[list[int], set[int]]:
+                async with sessions() as s:
+                    rows = (await s.execute(select(OutboxMessage.chat_id, OutboxMessage.status,
+                                                   OutboxMessage.send_started_at)
+                                            .where(OutboxMessage.broadcast_id == b.id))).all()
+                in_doubt = {c for c, status, started in rows if status == outbox.PENDING and started is not None}
+                waiting = [c for c, status, started in rows if status == outbox.PENDING and started is None]
+                return waiting, in_doubt
+
+            deadline = time.monotonic() + 60
+            while (await settled())[0]:
+                assert time.monotonic() < deadline, f"not delivered: {(await settled())[0]}"
+                await asyncio.sleep(0.3)
+            await asyncio.sleep(1.0)  # anything sent twice would have arrived by now
+            _, in_doubt = await settled()
+        finally:
+            assert second.stop() == 0, second.output()[-3000:]
+    assert [len(c.messages) for c in chats] == [1] * 60
+    # Requests were on the wire at the kill; they reached "Telegram" and stayed sent once.
+    assert in_doubt and in_doubt <= {c.user_id for c in chats}
 
 
 async def test_filters_on_buttons_with_a_running_count_and_discarding_the_draft(running: Running) -> None:
