@@ -66,6 +66,9 @@ class BroadcastProgress:
 
     async def tick(self) -> None:
         now = utcnow()
+        async with self.sessions() as s:
+            if not await bc.anything_to_follow(s, now):
+                return  # the usual second: no broadcast due, running or just finished
         for r in await bc.start_due(self.sessions, now):
             log.info("broadcast %s released: %d messages queued", r.broadcast_id, r.queued)
         await self._follow(now)
