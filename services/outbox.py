@@ -616,7 +616,12 @@ async def renew_lease(
     """Extend our lease (and note our last send for a successor). False when it is not ours
     any more: stop sending."""
     now = now or utcnow()
-    values: dict[str, Any] = {"expires_at": now + timedelta(seconds=ttl), "updated_at": now}
+    return await _update_own_lease(sessions, name, holder, last_send_at, expires_at=now + timedelta(seconds=ttl),
+                                   updated_at=now)
+
+
+async def _update_own_lease(sessions: async_sessionmaker[AsyncSession], name: str, holder: str,
+                            last_send_at: datetime | None, **values: Any) -> bool:
     if last_send_at is not None:
         values["last_send_at"] = last_send_at
     async with sessions() as session:
@@ -643,11 +648,4 @@ async def release_lease(
 ) -> bool:
     """Give the lease up at once (a graceful stop), noting our last send for the successor."""
     now = now or utcnow()
-    values: dict[str, Any] = {"holder": None, "expires_at": now, "updated_at": now}
-    if last_send_at is not None:
-        values["last_send_at"] = last_send_at
-    async with sessions() as session:
-        result = await session.execute(update(WorkerLease).where(
-            WorkerLease.name == name, WorkerLease.holder == holder).values(**values))
-        await session.commit()
-        return bool(result.rowcount)
+    return await _update_own_lease(sessions, name, holder, last_send_at, holder=None, expires_at=now, updated_at=now)

@@ -51,6 +51,20 @@ async def setup_people(r: Running, linked: list[str] = LINKED) -> dict[str, Chat
     return dict(zip(linked, chats))
 
 
+async def add_linked_in_bkpsdm(sessions, n: int, *, chat_base: int) -> None:  # noqa: ANN001
+    """``n`` more linked employees in Ahmad Fauzi's unit, chats chat_base, chat_base + 1, ..."""
+    async with sessions() as s:
+        unit = await s.scalar(select(Employee.unit_id).where(Employee.name == "Ahmad Fauzi"))
+        for i in range(n):
+            e = Employee(nip=f"1990010120{chat_base // 1000:02d}01{i:04d}", status="PNS", name=f"Pegawai {i}",
+                         sex="L", birth_date=date(1990, 1, 1), unit_id=unit)
+            s.add(e)
+            await s.flush()
+            s.add(TelegramAccount(telegram_user_id=chat_base + i, chat_id=chat_base + i, employee_id=e.id,
+                                  linked_at=utcnow()))
+        await s.commit()
+
+
 def copies(chat: ChatClient) -> list[BotMessage]:
     return [m for m in chat.messages if m.text == MESSAGE]
 
@@ -229,16 +243,8 @@ async def test_stopping_the_bot_mid_broadcast_and_starting_again_sends_everyone_
     settings = make_settings(db_url, tmp_path, send_rate_global=8, send_rate_margin=1)
     first = await start_bot(settings, api)
     await import_pegawai(first.app.sessions, SAMPLE_CSV, verification_key=settings.verification_secret)
-    # 60 more linked employees in BKPSDM.
+    await add_linked_in_bkpsdm(first.app.sessions, 60, chat_base=20_000)
     async with first.app.sessions() as s:
-        unit = await s.scalar(select(Employee.unit_id).where(Employee.name == "Ahmad Fauzi"))
-        for i in range(60):
-            e = Employee(nip=f"19900101201501{i:04d}", status="PNS", name=f"Pegawai {i}", sex="L",
-                         birth_date=date(1990, 1, 1), unit_id=unit)
-            s.add(e)
-            await s.flush()
-            s.add(TelegramAccount(telegram_user_id=20_000 + i, chat_id=20_000 + i, employee_id=e.id, linked_at=utcnow()))
-        await s.commit()
         b = await bc.create(s, text="Apel pagi <b>Senin</b>", audience=bc.Audience(), created_by_label="test")
         await bc.confirm(s, b.id, actor="test")
         await s.commit()
@@ -272,15 +278,7 @@ async def test_killing_the_sender_mid_broadcast_and_starting_again_sends_nobody_
     from tests.webhook_harness import BotProcess, process_env
 
     await import_pegawai(sessions, SAMPLE_CSV, verification_key=TEST_KEY)
-    async with sessions() as s:
-        unit = await s.scalar(select(Employee.unit_id).where(Employee.name == "Ahmad Fauzi"))
-        for i in range(60):
-            e = Employee(nip=f"19900101201502{i:04d}", status="PNS", name=f"Pegawai {i}", sex="L",
-                         birth_date=date(1990, 1, 1), unit_id=unit)
-            s.add(e)
-            await s.flush()
-            s.add(TelegramAccount(telegram_user_id=30_000 + i, chat_id=30_000 + i, employee_id=e.id, linked_at=utcnow()))
-        await s.commit()
+    await add_linked_in_bkpsdm(sessions, 60, chat_base=30_000)
     async with LocalBotAPI(deliver_webhooks=True) as api:
         api.answer_delay = 0.4  # about three requests on the wire at any moment
         chats = api.open_chats(range(30_000, 30_060))
