@@ -24,6 +24,10 @@ def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
         "quiet_hours": "",  # tests must not depend on the hour they run at; quiet-hour tests set it
         "rate_limit_per_minute": 0,  # tests send fast; tests/test_webhook.py tests the limit
         "reminder_time": "",  # no daily reminders job unless a test asks for it
+        # The fake Bot API of the e2e tests enforces no limits; Telegram's pacing is tested in
+        # tests/test_outbox.py and benchmarks/broadcast_20000.py. 1/s per chat would only make
+        # every multi-message exchange wait.
+        "send_rate_per_chat": 20,
     }
     values.update(overrides)
     # _env_file=None: a developer's .env must not leak into tests.
