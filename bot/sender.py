@@ -243,8 +243,10 @@ class OutboxWorker:
         if not self.is_sender:
             return
         self.is_sender = False
-        with contextlib.suppress(Exception):
+        try:
             await outbox.release_lease(self.sessions, holder=self.worker_id, last_send_at=self._last_send_utc)
+        except Exception:  # noqa: BLE001 - stopping anyway: the lease then runs out by itself
+            log.exception("outbox worker %s could not give the sender lease back", self.worker_id)
 
     # ---- one round: quiet hours, claim, start sends ------------------------------------------
     async def _cycle(self) -> None:
@@ -323,10 +325,24 @@ class OutboxWorker:
             if pause > 0:
                 await _stopped_within(self._stopping, pause)
                 continue
-            await self.limiter.acquire()
+            if not await self._acquire_unless_stopping():
+                return False
             if self._paused_until <= time.monotonic():
                 return not self._stopping.is_set()
         return False
+
+    async def _acquire_unless_stopping(self) -> bool:
+        """A slot of the overall rate, or False as soon as the worker stops: a stop must not wait
+        for every queued send to take its turn only to give the message back."""
+        slot = asyncio.ensure_future(self.limiter.acquire())
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({slot, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not slot.done():
+                slot.cancel()
+        return slot.done() and not slot.cancelled() and not self._stopping.is_set()
 
     async def _send_and_record(self, m: outbox.Claimed) -> None:
         wid = self.worker_id

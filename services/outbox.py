@@ -620,13 +620,13 @@ async def renew_lease(
                                    updated_at=now)
 
 
-async def _update_own_lease(sessions: async_sessionmaker[AsyncSession], name: str, holder: str,
+async def _update_own_lease(sessions: async_sessionmaker[AsyncSession], lease: str, owner: str,
                             last_send_at: datetime | None, **values: Any) -> bool:
     if last_send_at is not None:
         values["last_send_at"] = last_send_at
     async with sessions() as session:
         result = await session.execute(update(WorkerLease).where(
-            WorkerLease.name == name, WorkerLease.holder == holder).values(**values))
+            WorkerLease.name == lease, WorkerLease.holder == owner).values(**values))
         await session.commit()
         return bool(result.rowcount)
 

@@ -508,8 +508,11 @@ async def test_one_sender_at_a_time_and_another_takes_over_when_it_stops(
         assert (sender.worker.stats["sent"], standby.worker.stats["sent"]) == (10, 0)
         assert sender.worker.is_sender and not standby.worker.is_sender
         await sender.stop()
+        stopped = time.monotonic()
         await enqueue_texts(sessions, [(c.user_id, "dua") for c in chats])
         await wait_settled(sessions)
+        # A stopping sender gives the lease back: no wait for it to run out (10 s).
+        assert time.monotonic() - stopped < 5
         assert standby.worker.is_sender and standby.worker.stats["sent"] == 10
         await standby.stop()
     finally:
