@@ -3,10 +3,13 @@ the real aiogram Bot to the local fake Bot API, which enforces Telegram's limits
 retry_after past 30 messages per second overall or one per second per chat, 403 for the 1 % of
 chats that blocked the bot, and a 502 for one send in 250. Prints what issue 6 asks for.
 
-    .venv/bin/python benchmarks/broadcast_20000.py [--recipients N] [--rate 30] [--phases steady,kill]
-                                                   [--url DATABASE_URL]
+    .venv/bin/python benchmarks/broadcast_20000.py [--recipients N] [--rate 30] [--phases steady,kill,term]
+                                                   [--latency 0.1] [--url DATABASE_URL]
 
 The worker runs in a child process (Telegram is not in the bot's process in production either).
+The fake answers each send ``--latency`` seconds after accepting it (Telegram is some tens of
+milliseconds away), so a kill finds requests on the wire.
+
 Phases:
   steady  one worker process from start to end;
   kill    the worker runs in a child process that is killed with SIGKILL (no chance to clean up)
@@ -135,12 +138,13 @@ async def inject_faults(api: LocalBotAPI, limits: TelegramLimits, counter: list[
 
 
 # ---- one phase ---------------------------------------------------------------------------------------
-async def phase(name: str, *, n: int, rate: float, url: str | None, folder: Path) -> None:
+async def phase(name: str, *, n: int, rate: float, url: str | None, folder: Path, latency: float) -> None:
     db_url = await fresh_database(url, folder, name)
     engine = make_engine(db_url)
     sessions = make_sessionmaker(engine)
     limits = TelegramLimits(per_second=int(rate), per_chat=1, per_group=20)
     api = LocalBotAPI(token=TOKEN, enforce_limits=limits)
+    api.answer_delay = latency
     await api.start()
     settings = make_settings(db_url, folder, send_rate_global=rate)
     message = f"Sosialisasi PP 94/2021 tentang Disiplin PNS ({name})"
@@ -194,7 +198,7 @@ async def phase(name: str, *, n: int, rate: float, url: str | None, folder: Path
         per_s = attempts / wall
         target = rate * settings.send_rate_margin
         print(f"\n== {name}: {n} linked recipients ({len(blocked)} blocked the bot), limit {rate:g}/s, "
-              f"worker margin {settings.send_rate_margin:g}")
+              f"worker margin {settings.send_rate_margin:g}, API latency {latency * 1000:g} ms")
         if killed_at is not None:
             print(f"worker {'SIGKILL' if name == 'kill' else 'SIGTERM'} after {killed_at} deliveries, new process started")
         print(f"confirm (snapshot + outbox rows): {confirm_took:.2f} s")
@@ -227,14 +231,16 @@ async def run(args: argparse.Namespace) -> None:
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.phases.split(","):
-            await phase(name.strip(), n=args.recipients, rate=args.rate, url=args.url, folder=Path(tmp))
+            await phase(name.strip(), n=args.recipients, rate=args.rate, url=args.url, folder=Path(tmp),
+                        latency=args.latency)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipients", type=int, default=20_000)
     ap.add_argument("--rate", type=float, default=30.0, help="Telegram's global limit (messages per second)")
-    ap.add_argument("--phases", default="steady,kill", help="steady, kill, term (comma separated)")
+    ap.add_argument("--phases", default="steady,kill,term", help="steady, kill, term (comma separated)")
+    ap.add_argument("--latency", type=float, default=0.1, help="seconds the fake takes to answer a send")
     ap.add_argument("--url", help="database URL (emptied!) instead of temporary SQLite files")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--api", help=argparse.SUPPRESS)
