@@ -1,6 +1,7 @@
 """Load benchmark of webhook mode (issue 7, "Measured").
 
     .venv/bin/python benchmarks/load_webhook.py [--duration 20] [--rates 20,100] [--no-pg] [--json out.json]
+        [--only echo1,sqlite1,pg1] [--cpu] [--profile DIR]
 
 This process is the load generator and Telegram: it runs the fake Bot API (bot/local_api.py) and
 POSTs updates, with the secret header, to bot processes started as in production
@@ -29,6 +30,12 @@ Before measuring asnbot, the start-up burst of the daily reminders job (a fresh 
 delivered and waited for.
 Errors are updates without a reply within 5 s, HTTP errors, and form steps that found the bot
 somewhere else than expected.
+
+For finding where the time goes (throughput on a shared machine is noisy, CPU time is less so):
+``--only`` runs some scenarios (echo1, echo2, sqlite1, sqlite2, pg1, pg2); ``--cpu`` reports the
+bot processes' CPU time (user + system, from /proc) per update handled in each phase, and their
+idle CPU per second before the load; ``--profile DIR`` records each bot process with py-spy
+during the saturation phase (DIR/<scenario>-<process>.txt, py-spy's "raw" collapsed stacks).
 """
 from __future__ import annotations
 
@@ -105,6 +112,13 @@ class Proc:
         with (self.workdir / f"{self.name}.log").open("wb") as out:
             self.proc = subprocess.Popen(self.argv, cwd=self.workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process so far (Linux /proc)."""
+        if self.proc is None:
+            return 0.0
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def tail(self) -> str:
         path = self.workdir / f"{self.name}.log"
@@ -421,6 +435,18 @@ async def drained(api: LocalBotAPI, procs: list[Proc], limit: float = 300.0) -> 
           flush=True)
 
 
+def start_profilers(folder: str, name: str, procs: list[Proc], seconds: float) -> list[subprocess.Popen[bytes]]:
+    """py-spy (pip install py-spy) on each bot process for ``seconds``, raw collapsed stacks."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+    return [subprocess.Popen([spy, "record", "--pid", str(p.proc.pid), "--duration", str(int(seconds)),
+                              "--rate", "250", "--format", "raw", "--nonblocking",
+                              "-o", str(Path(folder) / f"{slug}-{p.name}.txt")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for p in procs if p.proc is not None]
+
+
 async def scenario(name: str, api: LocalBotAPI, procs: list[Proc], user_ids: list[int], args: argparse.Namespace,
                    *, echo: bool) -> dict[str, Any]:
     print(f"\n== {name}: starting {len(procs)} process(es)", flush=True)
@@ -437,16 +463,39 @@ async def scenario(name: str, api: LocalBotAPI, procs: list[Proc], user_ids: lis
         api.load_balance([p.base_url for p in procs])
         if not echo:
             await drained(api, procs)
+        cpu: dict[str, Any] = {}
+
+        def cpu_now() -> float:
+            return sum(p.cpu_seconds() for p in procs)
+
+        if args.cpu:  # what the processes burn with no updates at all (workers, pollers)
+            c0, t0 = cpu_now(), time.perf_counter()
+            await asyncio.sleep(3.0)
+            cpu["idle_cpu_ms_per_s"] = round((cpu_now() - c0) * 1000 / (time.perf_counter() - t0), 1)
         load = Load(api, user_ids, echo=echo)
         await load.saturate(args.concurrency, min(3.0, args.duration))  # warm up: caches, pools, JIT-less paths
+        c0 = cpu_now()
+        spies = start_profilers(args.profile, name, procs, args.duration) if args.profile else []
         sat = await load.saturate(args.concurrency, args.duration)
         sat_summary = sat.summary(args.duration)
+        if args.cpu:
+            sat_summary["cpu_ms_per_update"] = round((cpu_now() - c0) * 1000 / max(sat.done, 1), 2)
         print(f"   saturation ({args.concurrency} users): {sat_summary}", flush=True)
+        for spy in spies:
+            spy.wait(60)
         steady: dict[str, Any] = {}
         for rate in args.rates:
-            steady[f"{rate:g}"] = (await load.steady(rate, args.duration)).summary(args.duration)
+            c0 = cpu_now()
+            res = await load.steady(rate, args.duration)
+            steady[f"{rate:g}"] = res.summary(args.duration)
+            if args.cpu:
+                steady[f"{rate:g}"]["cpu_ms_per_update"] = round((cpu_now() - c0) * 1000 / max(res.done, 1), 2)
             print(f"   steady {rate:g}/s: {steady[f'{rate:g}']}", flush=True)
-        return {"name": name, "processes": len(procs), "saturation": sat_summary, "steady": steady}
+        out = {"name": name, "processes": len(procs), "saturation": sat_summary, "steady": steady}
+        if cpu:
+            out["cpu"] = cpu
+            print(f"   idle CPU before the load: {cpu['idle_cpu_ms_per_s']} ms per second", flush=True)
+        return out
     finally:
         for p in procs:
             p.stop()
@@ -463,22 +512,29 @@ async def main(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="asnbot-load-"))
     out: list[dict[str, Any]] = []
     started = time.time()
+
+    def wanted(key: str) -> bool:
+        return not args.only or key in args.only
+
     load_before = os.getloadavg()
     try:
         user_ids = [7_000_000 + i for i in range(sum(USERS.values()))]
-        out.append(await scenario("echo bot, 1 process", api, echo_procs(api, 1, work / "echo1"), user_ids, args,
-                                  echo=True))
-        if args.two_echo:
+        if wanted("echo1"):
+            out.append(await scenario("echo bot, 1 process", api, echo_procs(api, 1, work / "echo1"), user_ids, args,
+                                      echo=True))
+        if args.two_echo or (args.only and wanted("echo2")):
             out.append(await scenario("echo bot, 2 processes", api, echo_procs(api, 2, work / "echo2"), user_ids,
                                       args, echo=True))
-        backends = [("SQLite", None)] + ([] if args.no_pg else [("PostgreSQL", args.pg_admin_url)])
-        for label, admin in backends:
+        backends = [("SQLite", None, "sqlite")] + ([] if args.no_pg else [("PostgreSQL", args.pg_admin_url, "pg")])
+        for label, admin, short in backends:
             for n in (1, 2):
+                if not wanted(f"{short}{n}"):
+                    continue
                 await clear_redis()
                 if admin is None:
                     db_url = f"sqlite+aiosqlite:///{work / f'sqlite-{n}' / 'asnbot.db'}"
                 else:
-                    db_url = await fresh_postgres(admin, "asnbot_bench")
+                    db_url = await fresh_postgres(admin, args.pg_db)
                 t0 = time.perf_counter()
                 user_ids = await prepare_database(db_url)
                 print(f"\n{label}: {EMPLOYEES} employees seeded, {len(user_ids)} users linked "
@@ -490,13 +546,13 @@ async def main(args: argparse.Namespace) -> int:
         await api.stop()
         await clear_redis()
         if not args.no_pg and not args.keep:
-            await fresh_postgres(args.pg_admin_url, "asnbot_bench", create=False)
+            await fresh_postgres(args.pg_admin_url, args.pg_db, create=False)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         else:
             print(f"logs kept in {work}")
 
-    echo = out[0]["saturation"]["updates_per_s"]
+    echo = out[0]["saturation"]["updates_per_s"] if out and out[0]["name"].startswith("echo") else 0
     print(f"\nMachine: {os.cpu_count()} cores, load average before {load_before[0]:.2f}, "
           f"after {os.getloadavg()[0]:.2f}; {args.duration:g} s per phase; mix 70/20/10; "
           f"ran {time.time() - started:.0f} s")
@@ -519,6 +575,14 @@ async def main(args: argparse.Namespace) -> int:
             line += (f" | {st['updates_per_s']:14.1f} {st['p50_ms']!s:>6} {st['p95_ms']!s:>6} {st['p99_ms']!s:>6} "
                      f"{st['errors'] + st['skipped']:4d}")
         print(line)
+    if args.cpu:
+        print("CPU of the bot processes, ms per update handled (saturation" + "".join(
+            f", @{rate:g}/s" for rate in args.rates) + "), and idle ms per second:")
+        for r in out:
+            figures = [r["saturation"].get("cpu_ms_per_update")] + [
+                r["steady"][f"{rate:g}"].get("cpu_ms_per_update") for rate in args.rates]
+            print(f"  {r['name']:32} " + " ".join(f"{f!s:>7}" for f in figures)
+                  + f"   idle {r.get('cpu', {}).get('idle_cpu_ms_per_s')}")
     if args.json:
         Path(args.json).write_text(json.dumps({"results": out, "load_before": load_before, "cores": os.cpu_count(),
                                                "duration": args.duration, "rates": args.rates}, indent=2))
@@ -534,9 +598,15 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--no-pg", action="store_true", help="SQLite only")
     p.add_argument("--pg-admin-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
                    help="a PostgreSQL server where database asnbot_bench may be dropped and created")
+    p.add_argument("--pg-db", default="asnbot_bench", help="the database dropped and created there")
     p.add_argument("--two-echo", action="store_true", help="also the echo bot with two processes")
     p.add_argument("--json", help="write the figures to this file")
     p.add_argument("--keep", action="store_true", help="keep the logs, SQLite files and database asnbot_bench")
+    p.add_argument("--only", type=lambda v: set(v.split(",")), default=None,
+                   help="scenarios to run, comma separated: echo1, echo2, sqlite1, sqlite2, pg1, pg2 (default: all; "
+                        "the ratio to the echo bot needs echo1)")
+    p.add_argument("--cpu", action="store_true", help="report the bot processes' CPU time per update")
+    p.add_argument("--profile", metavar="DIR", help="py-spy record each bot process during the saturation phase")
     p.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args()
 

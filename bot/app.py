@@ -13,9 +13,12 @@ from typing import Any
 from aiogram import BaseMiddleware, Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import BotCommand, TelegramObject
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -235,10 +238,29 @@ async def on_shutdown(dispatcher: Dispatcher) -> None:
             await task
 
 
+class KeepResponseTypes(BaseRequestMiddleware):
+    """Keeps aiogram's ``Response[<result type>]`` classes alive.
+
+    aiogram parses every Bot API answer with ``Response[method.__returning__]``; pydantic caches
+    such parametrised classes only weakly, so once the garbage collector took one, the next
+    request built the class (and its validator) again: milliseconds of CPU per reply."""
+
+    def __init__(self) -> None:
+        self.kept: dict[Any, type] = {}
+
+    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Any,
+                       method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
+        returning = method.__returning__
+        if returning not in self.kept:
+            self.kept[returning] = Response[returning]  # type: ignore[valid-type]
+        return await make_request(bot, method)
+
+
 def build_bot(token: str, api_base: str = TELEGRAM_API_DEFAULT) -> Bot:
     session = AiohttpSession()
     if api_base.rstrip("/") != TELEGRAM_API_DEFAULT:
         session = AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
+    session.middleware(KeepResponseTypes())
     session.middleware(CountApiCalls())  # /metrics: Bot API calls and 429s, whoever makes them
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 

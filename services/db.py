@@ -1,13 +1,14 @@
 """Engine, sessions and migrations. The same code runs on SQLite (embedded) and PostgreSQL."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -34,7 +35,39 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int | None = None
 
         return engine
     overflow = pool_size if max_overflow is None else max_overflow
-    return create_async_engine(url, pool_size=pool_size, max_overflow=overflow, pool_pre_ping=True)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=overflow)
+    _ping_idle_connections(engine)
+    return engine
+
+
+# A pooled connection back from use less than this long ago is taken as alive (see below).
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_idle_connections(engine: AsyncEngine) -> None:
+    """pool_pre_ping, but only for connections that sat idle in the pool.
+
+    pool_pre_ping costs three round trips on asyncpg (BEGIN, an empty query, ROLLBACK) at every
+    checkout, i.e. on every update that touches the database. The connections that die are the
+    idle ones (a database restart, a firewall or pgbouncer dropping idle links); one returned a
+    moment ago just worked. So: ping only after PING_AFTER_IDLE_SECONDS in the pool; a dead
+    connection is replaced as pool_pre_ping would (DisconnectionError makes the pool reconnect)."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_conn, record) -> None:  # noqa: ANN001
+        record.info["asnbot_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checkout(dbapi_conn, record, _proxy) -> None:  # noqa: ANN001
+        idle_since = record.info.get("asnbot_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return  # a new connection, or one in use a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as e:  # noqa: BLE001 - any failure: reconnect
+            raise exc.DisconnectionError() from e
+        if alive is False:
+            raise exc.DisconnectionError()
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
