@@ -152,6 +152,7 @@ class OutboxWorker:
         self._settled_at = 0.0
         self._last_send_utc: datetime | None = None  # for the successor: our last send's wall-clock time
         self._idle = False  # the last claim found nothing: look cheaply before claiming again
+        self._next_due: datetime | None = None  # when idle: the earliest waiting message
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._finished = asyncio.Event()
@@ -188,7 +189,9 @@ class OutboxWorker:
                     await _stopped_within(self._stopping, 2.0)
                     continue
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                    # Idle: look less often. A commit in this process wakes the worker at once;
+                    # one made by another instance waits at most a second.
+                    await asyncio.wait_for(self._wake.wait(), self._idle_wait())
         finally:
             unsubscribe()
             self._stopping.set()
@@ -205,6 +208,16 @@ class OutboxWorker:
             _, pending = await asyncio.wait(set(self._inflight), timeout=self.upload_timeout + 5)
             for task in pending:  # their leases expire and another worker sends them
                 task.cancel()
+
+    def _idle_wait(self) -> float:
+        if not (self._idle and not self._inflight):
+            return self.poll_interval
+        # Idle: look again when the next message is due, at the latest after a second (a commit in
+        # this process wakes the worker at once; one by another instance waits at most that).
+        ceiling = max(self.poll_interval, 1.0)
+        if self._next_due is None:
+            return ceiling
+        return min(ceiling, max(0.01, (self._next_due - utcnow()).total_seconds()))
 
     # ---- the sender lease ----------------------------------------------------------------------
     async def _hold_lease(self) -> bool:
@@ -258,9 +271,11 @@ class OutboxWorker:
         # Refill in batches: a claim reads the queue, so not for every freed slot.
         if free < self._refill_at and self._inflight:
             return
-        if self._idle and not self._inflight and not await outbox.anything_due(
-                self.sessions, now=now, urgent_only=quiet_end is not None):
-            return  # the usual idle poll: one indexed read instead of the claim query
+        if self._idle and not self._inflight:
+            # The usual idle poll: one indexed read instead of the claim query.
+            self._next_due = await outbox.next_due(self.sessions, urgent_only=quiet_end is not None)
+            if self._next_due is None or self._next_due > now:
+                return
         claiming = asyncio.ensure_future(outbox.claim(
             self.sessions, worker_id=self.worker_id, limit=free, now=now,
             lease_seconds=self.lease_seconds, urgent_only=quiet_end is not None,

@@ -175,6 +175,23 @@ async def clear_undeliverable(session: AsyncSession, telegram_user_id: int) -> b
     return True
 
 
+async def clear_undeliverable_many(session: AsyncSession, telegram_user_ids: Iterable[int]) -> int:
+    """:func:`clear_undeliverable` for everyone who wrote in the last moment, in one conditional
+    UPDATE per 500 ids (no row matches in the common case, so nothing is written or locked).
+    Not committed here. Returns how many accounts were cleared."""
+    ids = sorted(set(telegram_user_ids))
+    cleared = 0
+    for i in range(0, len(ids), 500):
+        result = await session.execute(
+            update(TelegramAccount)
+            .where(TelegramAccount.telegram_user_id.in_(ids[i:i + 500]),
+                   TelegramAccount.undeliverable_since.is_not(None))
+            .values(undeliverable_since=None)
+            .execution_options(synchronize_session=False))
+        cleared += result.rowcount or 0
+    return cleared
+
+
 # ---- waking the worker after a commit ---------------------------------------------------------
 _listeners: list[Callable[[], None]] = []
 
@@ -260,17 +277,16 @@ async def defer_quiet(sessions: async_sessionmaker[AsyncSession], *, now: dateti
 
 
 # ---- the worker side --------------------------------------------------------------------------
-async def anything_due(sessions: async_sessionmaker[AsyncSession], *, now: datetime | None = None,
-                       urgent_only: bool = False) -> bool:
-    """Whether a claim could find something: one read along the (status, not_before) index,
-    which an idle worker makes instead of the full claim query."""
-    now = now or utcnow()
-    conditions = [OutboxMessage.status == PENDING, OutboxMessage.not_before <= now,
-                  OutboxMessage.send_started_at.is_(None)]
+async def next_due(sessions: async_sessionmaker[AsyncSession], *, urgent_only: bool = False) -> datetime | None:
+    """When the earliest waiting message is due (None: nothing waits): one read along the
+    (status, not_before) index, which an idle worker makes instead of the full claim query."""
+    conditions = [OutboxMessage.status == PENDING, OutboxMessage.send_started_at.is_(None)]
     if urgent_only:
         conditions.append(OutboxMessage.urgent.is_(True))
     async with sessions() as session:
-        return await session.scalar(select(OutboxMessage.id).where(*conditions).limit(1)) is not None
+        return await session.scalar(
+            select(OutboxMessage.not_before).where(*conditions).order_by(OutboxMessage.not_before).limit(1))
+
 
 @dataclass(frozen=True)
 class Claimed:
