@@ -208,8 +208,10 @@ async def phase(name: str, *, n: int, rate: float, url: str | None, folder: Path
         print(f"delivered {t.delivered}, blocked (403) {t.blocked}, failed {t.failed}, pending {t.pending}, "
               f"uncertain {t.uncertain} (on the wire at the kill; {doubt_reached} of them reached the API); "
               f"502 injected {faults[0]}")
-        print(f"429s received: {limits.stats.too_many_requests}")
-        print(f"sends before retry_after elapsed: {limits.stats.early_sends}")
+        st = limits.stats
+        print(f"429s received: {st.too_many_requests} (bot-wide window full {st.overall_refusals}, "
+              f"a chat's window full {st.chat_refusals}, sent early {st.early_sends})")
+        print(f"sends before retry_after elapsed: {st.early_sends} ({st.early_overall} during a bot-wide wait)")
         print(f"duplicates: {duplicates} (API saw {limits.stats.duplicates})")
         print(f"lost: {lost}")
     finally:

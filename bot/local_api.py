@@ -2162,6 +2162,9 @@ class LimitStats:
     early_sends: int = 0  # sends that came before a retry_after given earlier had elapsed
     duplicates: int = 0  # deliveries of a (chat, method, text/caption) delivered before
     delivered: int = 0
+    overall_refusals: int = 0  # of too_many_requests: the bot-wide window was full
+    chat_refusals: int = 0  # of too_many_requests: that chat's (or group's) window was full
+    early_overall: int = 0  # of early_sends: during a bot-wide wait
 
 
 class TelegramLimits:
@@ -2202,6 +2205,7 @@ class TelegramLimits:
         until = max(self._chat_until.get(chat, 0.0), self._overall_until)
         if now < until:
             self.stats.early_sends += 1
+            self.stats.early_overall += now < self._overall_until
             return self._refuse(until - now)
         group = isinstance(chat, int) and chat < 0
         limit, period = (self.per_group, 60.0) if group else (self.per_chat, 1.0)
@@ -2210,10 +2214,12 @@ class TelegramLimits:
             while times and now - times[0] >= span:
                 times.popleft()
         if len(self._overall) >= self.per_second:
+            self.stats.overall_refusals += 1
             refusal = self._refuse(self._overall[0] + 1.0 - now)
             self._overall_until = now + refusal.parameters["retry_after"]
             return refusal
         if len(window) >= limit:
+            self.stats.chat_refusals += 1
             refusal = self._refuse(window[0] + period - now)
             self._chat_until[chat] = now + refusal.parameters["retry_after"]
             return refusal

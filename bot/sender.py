@@ -8,8 +8,9 @@ Limits (from settings, each scaled by SEND_RATE_MARGIN):
   seconds, kept in memory and, across worker processes, in the database (the chat's next
   message is not due earlier; see outbox.mark_sent).
 
-Outcomes: 429 -> nothing goes to that chat before retry_after (and if this worker had not
-written to the chat lately, the limit hit must be the bot-wide one, so the whole worker pauses);
+Outcomes: 429 -> nothing goes to that chat before retry_after, and unless this worker wrote to
+that chat within its window (two seconds; a minute for a group), nothing goes anywhere:
+Telegram does not say which limit was hit, and then the bot-wide one is the safe reading;
 5xx and network errors -> retried with exponential backoff and jitter, failed after
 ``max_attempts``; 403 -> blocked, the account marked undeliverable; 400 -> failed, not retried.
 
@@ -44,7 +45,6 @@ from aiogram import Bot, Dispatcher
 from aiolimiter import AsyncLimiter
 from aiogram.exceptions import (
     TelegramAPIError,
-    TelegramServerError,
     TelegramBadRequest,
     TelegramConflictError,
     TelegramEntityTooLarge,
@@ -368,9 +368,13 @@ class OutboxWorker:
             now = time.monotonic()
             last = self._chat_last.get(m.chat_id)
             self._chat_next[m.chat_id] = max(self._chat_next.get(m.chat_id, 0), now + e.retry_after)
-            if last is None or now - last > _CHAT_MEMORY:
-                # Nothing went to this chat lately: the limit hit is the bot-wide one. Kept in the
-                # database too, so that a successor after a restart waits for it as well.
+            # Telegram does not say which limit was hit. Only a chat this worker wrote to within
+            # its window (a couple of seconds; a minute for a group) can have a full window of its
+            # own (e.g. the bot also answered the person directly); otherwise it is the bot-wide
+            # limit, and every chat waits. Kept in the database too, so that a successor after a
+            # restart waits for it as well.
+            window = _CHAT_MEMORY if m.chat_id < 0 else max(2.0, 2 * self.chat_interval)
+            if last is None or now - last > window:
                 self._paused_until = max(self._paused_until, now + e.retry_after)
                 await self._record(outbox.pause_bot, until=utcnow() + timedelta(seconds=e.retry_after))
             record_outbox_send("retry")  # the 429 itself is counted by CountApiCalls
@@ -398,9 +402,6 @@ class OutboxWorker:
             log.error("outbox: Telegram refuses the bot itself (%s); messages kept", e.message)
             await self._retry(m, e, count_attempt=False)
         except TelegramAPIError as e:  # 5xx, network errors and timeouts, anything unforeseen
-            if isinstance(e, TelegramServerError):
-                # It reached Telegram and counts for the chat: a 429 for it next is the chat's own.
-                self._chat_last[m.chat_id] = time.monotonic()
             await self._retry(m, e)
         except (OSError, ValueError) as e:  # the document is missing, the payload is invalid
             self.stats["failed"] += 1
