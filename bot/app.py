@@ -39,7 +39,7 @@ from services.applications.engine import Context
 from services.db import make_engine, make_sessionmaker, migrate
 from services.linking import LinkingService, LinkPolicy
 from services.models import Employee
-from services.outbox import clear_undeliverable
+from services.outbox import clear_undeliverable, clear_undeliverable_many
 
 log = logging.getLogger("asnbot")
 # bm25s sets its own logger to DEBUG on import and logs every index build: keep it quiet.
@@ -48,15 +48,74 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 DEMO_FILE = Path(__file__).resolve().parent.parent / "services" / "data" / "demo" / "pegawai.csv"
 
 
+class ReachableAgain:
+    """Writing to the bot again means it can reach this person again (a 403 mark is cleared).
+
+    The mark is rare, so instead of a query on every update, the senders of private updates are
+    collected and cleared together by one conditional UPDATE at most every ``interval`` seconds
+    (and once more on stop). Before :meth:`start` (or after :meth:`stop`) each is cleared inline."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], interval: float = 1.0) -> None:
+        self.sessions = sessions
+        self.interval = interval
+        self.pending: set[int] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None
+
+    def add(self, telegram_user_id: int) -> None:
+        self.pending.add(telegram_user_id)
+        self._wake.set()
+
+    async def flush(self) -> None:
+        if not self.pending:
+            return
+        ids, self.pending = self.pending, set()
+        try:
+            async with self.sessions() as session:
+                if await clear_undeliverable_many(session, ids):
+                    await session.commit()
+        except Exception:
+            log.exception("clearing undeliverable marks failed; retrying in a moment")
+            self.pending |= ids
+            self._wake.set()
+        except BaseException:  # cancelled by stop(): its own flush takes these
+            self.pending |= ids
+            raise
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self.flush()  # the first writer after a quiet spell is cleared at once
+            await asyncio.sleep(self.interval)  # under load: one statement per interval
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="reachable-again")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.flush()
+
+
 class ServicesMiddleware(BaseMiddleware):
     """One database session per update, and the services built on it, injected by name."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], key: bytes, policy: LinkPolicy,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, reachable: ReachableAgain | None = None) -> None:
         self.sessions = sessions
         self.key = key
         self.policy = policy
         self.settings = settings
+        self.reachable = reachable
 
     async def __call__(
         self,
@@ -68,7 +127,9 @@ class ServicesMiddleware(BaseMiddleware):
             user, chat = data.get("event_from_user"), data.get("event_chat")
             # Writing to the bot again means it can reach this person again (403 cleared).
             if user is not None and (chat is None or chat.type == "private"):
-                if await clear_undeliverable(session, user.id):
+                if self.reachable is not None and self.reachable.running:
+                    self.reachable.add(user.id)
+                elif await clear_undeliverable(session, user.id):
                     await session.commit()
             data["session"] = session
             data["linking"] = LinkingService(session, self.key, self.policy)
@@ -209,12 +270,15 @@ def build_dispatcher(app: App) -> Dispatcher:
     guard = AbuseGuard(rate_limit(app.settings, app.storage), max_text_chars=app.settings.max_text_chars,
                        max_file_bytes=app.settings.max_file_bytes)
     dp.update.outer_middleware(guard)
-    dp.update.outer_middleware(
-        ServicesMiddleware(app.sessions, app.settings.verification_secret, app.link_policy, app.settings))
+    reachable = ReachableAgain(app.sessions)
+    dp.update.outer_middleware(ServicesMiddleware(
+        app.sessions, app.settings.verification_secret, app.link_policy, app.settings, reachable))
     dp.include_routers(*routers())
     guard.handled_kinds = frozenset(dp.resolve_used_update_types())  # the rest is dropped unanswered
     dp.startup.register(on_startup)
     dp.shutdown.register(on_shutdown)
+    dp.startup.register(reachable.start)
+    dp.shutdown.register(reachable.stop)
     if app.settings.outbox_worker:
         attach_outbox_worker(dp, app.sessions, app.settings)
     attach_scheduler(dp, app)  # daily reminders at REMINDER_TIME

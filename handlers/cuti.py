@@ -186,10 +186,18 @@ class Form:
     actx: Context
     emp: Employee
     d: dict[str, Any] = field(default_factory=dict)
+    _kinds: list[str] | None = field(default=None, repr=False)
 
     @property
     def today(self) -> date:
         return self.actx.today()
+
+    async def kinds(self) -> list[str]:
+        """The kinds this person may take, worked out once per update (opening the form asks
+        twice: whether there is any, then for the buttons)."""
+        if self._kinds is None:
+            self._kinds = await cuti_app.kinds_for(self.session, self.actx, self.emp)
+        return self._kinds
 
     def date(self, key: str) -> date:
         return date.fromisoformat(self.d[key])
@@ -308,7 +316,7 @@ async def load(event: Message | CallbackQuery, data: dict[str, Any]) -> Form | N
 
 async def begin(form: Form) -> None:
     """A fresh draft: the kinds this person may take."""
-    kinds = await cuti_app.kinds_for(form.session, form.actx, form.emp)
+    kinds = await form.kinds()
     if not kinds:
         refusals = await cuti_app.refusals_for(form.session, form.actx, form.emp)
         await form.state.clear()
@@ -320,7 +328,7 @@ async def begin(form: Form) -> None:
 
 # ---- asking each step -------------------------------------------------------------------------------
 async def ask_kind(form: Form) -> None:
-    kinds = await cuti_app.kinds_for(form.session, form.actx, form.emp)
+    kinds = await form.kinds()
     balance = await annual_balance(form.session, form.emp, today=form.today, agency_dir=form.actx.agency_dir)
     rows = [[_b(tc.KIND_BUTTONS[k], CB_KIND + k)] for k in kinds]
     await form.send(tc.choose_kind(balance), markup(rows, back=False), prompt=True)
@@ -429,7 +437,7 @@ async def kind_chosen(query: CallbackQuery, **data: Any) -> None:
         await query.answer(texts.stale_button())
         return
     # Re-checked here: a forged or outdated button cannot open a kind this person may not take.
-    if kind not in await cuti_app.kinds_for(form.session, form.actx, form.emp):
+    if kind not in await form.kinds():
         refusals = await cuti_app.refusals_for(form.session, form.actx, form.emp)
         await query.answer()
         await form.send(tc.kind_refused(kind, refusals.get(kind)))

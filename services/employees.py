@@ -4,9 +4,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from services.models import Employee, EmploymentStatus, Role, StaffRole, Unit
 from services.pangkat import pangkat_label
@@ -53,30 +52,27 @@ async def find_by_identifier(session: AsyncSession, identifier: str, *, active_o
 
 
 async def unit_path(session: AsyncSession, unit_id: int) -> list[Unit]:
-    """Units from the OPD down to `unit_id` (the tree is shallow, a few queries at most)."""
-    path: list[Unit] = []
-    current: int | None = unit_id
-    while current is not None and len(path) < 10:
-        unit = await session.get(Unit, current)
-        if unit is None:
-            break
-        path.append(unit)
-        current = unit.parent_id
-    return list(reversed(path))
+    """Units from the OPD down to `unit_id`, in one query (at most 10 levels, as a guard
+    against a cycle in bad data)."""
+    chain = select(Unit.id, Unit.parent_id, literal(0).label("depth")).where(Unit.id == unit_id).cte(
+        "unit_chain", recursive=True)
+    chain = chain.union_all(
+        select(Unit.id, Unit.parent_id, chain.c.depth + 1)
+        .join(chain, Unit.id == chain.c.parent_id)
+        .where(chain.c.depth < 9))
+    rows = await session.scalars(select(Unit).join(chain, Unit.id == chain.c.id).order_by(chain.c.depth.desc()))
+    return list(rows.all())
 
 
 async def profile(session: AsyncSession, employee_id: int) -> Profile | None:
     from services.nip import format_nip  # local: keeps import cost off modules that need no NIP
 
-    sup = aliased(Employee)
-    row = (
-        await session.execute(
-            select(Employee, sup).outerjoin(sup, Employee.superior_id == sup.id).where(Employee.id == employee_id)
-        )
-    ).one_or_none()
-    if row is None:
+    # By primary key: usually in the session already (the handler just looked up the linked
+    # employee), so no query.
+    emp = await session.get(Employee, employee_id)
+    if emp is None:
         return None
-    emp, superior = row
+    superior = await session.get(Employee, emp.superior_id) if emp.superior_id is not None else None
     path = await unit_path(session, emp.unit_id)
     if emp.nip:
         label = "NI PPPK" if emp.status == EmploymentStatus.PPPK else "NIP"

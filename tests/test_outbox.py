@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import build_bot
+from bot.app import ReachableAgain, build_bot
 from bot.local_api import BotMessage, ChatClient, LocalBotAPI, TelegramLimits
 from bot.sender import OutboxWorker
 from services import outbox
@@ -314,12 +314,48 @@ async def test_403_marks_the_account_undeliverable_until_the_user_writes_again(r
         account = await s.scalar(select(TelegramAccount).where(TelegramAccount.chat_id == 7001))
         assert account.undeliverable_since is not None
     await user.send("/start")  # unblocks and writes again
+    # The bot clears the mark in batches (bot/app.py ReachableAgain): within about a second.
+    deadline = time.monotonic() + 3.0
+    while True:
+        async with r.app.sessions() as s:
+            account = await s.scalar(select(TelegramAccount).where(TelegramAccount.chat_id == 7001))
+        if account.undeliverable_since is None:
+            break
+        assert time.monotonic() < deadline, "the account is still marked undeliverable"
+        await asyncio.sleep(0.05)
     async with r.app.sessions() as s:
-        account = await s.scalar(select(TelegramAccount).where(TelegramAccount.chat_id == 7001))
-        assert account.undeliverable_since is None
         assert await outbox.enqueue_for_employee(s, emp.id, text="Surat siap", dedupe_key="app:1:letter")
         await s.commit()
     await wait_until(lambda: user.last_text == "Surat siap", what="delivery after the user came back")
+
+
+async def test_writers_are_cleared_in_batches_and_on_stop(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """bot/app.py ReachableAgain: the first writer after a quiet spell at once, later ones with
+    the next batch (here only the final flush on stop, the interval being long)."""
+    async with sessions() as s:
+        for n in (1, 2, 3, 4):
+            await add_employee(s, n, chat_id=7100 + n)
+        await s.execute(update(TelegramAccount).values(undeliverable_since=utcnow()))
+        await s.commit()
+
+    async def marked() -> set[int]:
+        async with sessions() as s:
+            return set((await s.scalars(select(TelegramAccount.telegram_user_id).where(
+                TelegramAccount.undeliverable_since.is_not(None)))).all())
+
+    reachable = ReachableAgain(sessions, interval=60)
+    await reachable.start()
+    reachable.add(7101)
+    deadline = time.monotonic() + 3
+    while 7101 in await marked():
+        assert time.monotonic() < deadline, "the first writer was not cleared"
+        await asyncio.sleep(0.02)
+    reachable.add(7102)
+    reachable.add(7103)
+    await asyncio.sleep(0.2)
+    assert await marked() == {7102, 7103, 7104}  # waiting for the next batch
+    await reachable.stop()
+    assert await marked() == {7104}  # never wrote: still undeliverable
 
 
 async def test_400_is_recorded_and_not_retried(
