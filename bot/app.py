@@ -16,7 +16,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import BotCommand, TelegramObject
@@ -251,9 +252,20 @@ def link_policy(settings: Settings) -> LinkPolicy:
     )
 
 
+def events_isolation(storage: BaseStorage) -> BaseEventIsolation:
+    """One update at a time per chat and user: a person who answers a form step the moment its
+    prompt arrives must not have that answer handled while the previous step is still saving
+    (the later save would overwrite it). Across instances through Redis, else within the process."""
+    create = getattr(storage, "create_isolation", None)
+    if create is not None:  # RedisStorage
+        return create(lock_kwargs={"timeout": 60, "sleep": 0.01})
+    return SimpleEventIsolation()
+
+
 def build_dispatcher(app: App) -> Dispatcher:
     dp = Dispatcher(
         storage=app.storage,
+        events_isolation=events_isolation(app.storage),
         agency=app.agency,
         admin_ids=frozenset(app.settings.admin_telegram_ids),
         zone=app.settings.zone,
