@@ -174,7 +174,9 @@ async def phase(name: str, *, n: int, rate: float, url: str | None, folder: Path
             while limits.stats.delivered < KILL_AT * n:
                 await asyncio.sleep(0.05)
             child.send_signal(signal.SIGKILL if name == "kill" else signal.SIGTERM)
-            child.wait()
+            # Not child.wait(): that would block this event loop, which is Telegram's (the fake), and
+            # a worker finishing its sends after SIGTERM would wait for answers that cannot come.
+            await asyncio.to_thread(child.wait)
             killed_at = limits.stats.delivered
             child = spawn_worker(db_url, api.base_url, folder, rate)
         while await pending(sessions, b.id):
@@ -183,7 +185,7 @@ async def phase(name: str, *, n: int, rate: float, url: str | None, folder: Path
         injector.cancel()
 
         child.send_signal(signal.SIGTERM)
-        child.wait(timeout=60)
+        await asyncio.to_thread(child.wait, 60)
 
         async with sessions() as s:
             t = await bc.tally(s, b.id)
@@ -193,6 +195,14 @@ async def phase(name: str, *, n: int, rate: float, url: str | None, folder: Path
         got = [sum(m.text == message for m in chat.messages) for chat in chats]
         doubt_reached = sum(g > 0 for chat, g in zip(chats, got) if chat.user_id in in_doubt)
         duplicates = sum(g > 1 for g in got)
+        twice = [chat.user_id for chat, g in zip(chats, got) if g > 1]
+        if twice:  # what the outbox recorded for them: the way to find why
+            async with sessions() as s:
+                for row in (await s.execute(select(
+                        OutboxMessage.chat_id, OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.last_error,
+                        OutboxMessage.send_started_at, OutboxMessage.sent_at).where(
+                        OutboxMessage.broadcast_id == b.id, OutboxMessage.chat_id.in_(twice[:10])))).all():
+                    print("sent twice:", tuple(row))
         lost = sum(g == 0 for chat, g in zip(chats, got) if chat.user_id not in blocked)
         attempts = t.delivered + t.blocked  # sends Telegram accepted or refused with 403
         per_s = attempts / wall
