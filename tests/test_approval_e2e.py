@@ -9,16 +9,24 @@ from io import BytesIO
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.local_api import BotMessage, ChatClient
 from handlers import texts
 from handlers import texts_approval as t
-from services import files, roles
+from services import files, outbox, roles
 from services.applications import engine, uploads
 from services.applications.engine import Context, Status
 from services.models import (
-    Application, ApplicationEvent, ApplicationFile, AuditLog, Delegation, Employee, Letter, TelegramAccount,
+    Application,
+    ApplicationEvent,
+    ApplicationFile,
+    AuditLog,
+    Delegation,
+    Employee,
+    Letter,
+    OutboxMessage,
+    TelegramAccount,
 )
 from tests.conftest import SAMPLE_CSV
 from tests.harness import Running
@@ -70,7 +78,23 @@ async def submit_cuti(r: Running, nip: str = AHMAD, key: str = "k1", **kw) -> Ap
     data = {"kind": "tahunan", "start": "2026-01-12", "end": "2026-01-14", "alasan": "Keperluan keluarga",
             "alamat": "Jl. Melati 1, Bekasi", "telepon": "081234567890", **kw}
     async with r.app.sessions() as s:
-        return (await engine.submit(s, ctx_of(r), await emp_id(r, nip), "cuti", data, submit_key=key)).application
+        app = (await engine.submit(s, ctx_of(r), await emp_id(r, nip), "cuti", data, submit_key=key)).application
+    await outbox_drained(r)
+    return app
+
+
+async def outbox_drained(r: Running, timeout: float = 15.0) -> None:
+    """Wait until the notices of what just happened have been delivered, so that they do not
+    arrive in the middle of the test's next exchange (on a busy machine they come late)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        async with r.app.sessions() as s:
+            waiting = await s.scalar(select(func.count()).select_from(OutboxMessage)
+                                     .where(OutboxMessage.status == outbox.PENDING))
+        if not waiting:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"{waiting} outbox message(s) not delivered"
+        await asyncio.sleep(0.05)
 
 
 async def fresh(r: Running, app_id: int) -> Application:
