@@ -36,6 +36,7 @@ import random
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -129,6 +130,11 @@ class OutboxWorker:
         # A leaky bucket holding two sends: steady spacing (Telegram counts sends in any one-second
         # window, so bursts would overrun it), with room to catch up after a late wake-up.
         self.limiter = AsyncLimiter(2, 2 / global_rate)
+        # And never more sends than the margined rate in any one second: the bucket alone lets one
+        # more through after a late wake-up, which with the margin (0.93 of 30: 29 a second) leaves
+        # Telegram's window a few milliseconds of network jitter; this leaves it one send's spacing.
+        self.window_cap = max(1, math.ceil(global_rate))
+        self._window: deque[float] = deque()  # monotonic times of the last window_cap sends
         self._paused_until = 0.0  # monotonic; Telegram asked the whole bot to wait
         self.chat_interval = 1 / (settings.send_rate_per_chat * margin)
         self.group_interval = 60 / (settings.send_rate_per_group * margin)
@@ -329,9 +335,24 @@ class OutboxWorker:
                     return
                 if not await self._record(outbox.mark_started, message.id, worker_id=self.worker_id):
                     return  # no longer ours (a new sender took it): it must not go out from here
+                if await self._held_back(message):
+                    return
                 await self._send_and_record(message)
         except Exception:  # noqa: BLE001 - one message must never stop the worker
             log.exception("outbox message %s: unexpected error", message.id)
+
+    async def _held_back(self, message: outbox.Claimed) -> bool:
+        """A 429 that came back while the start marker was being written (a commit can take tens
+        of milliseconds on a busy machine) makes this send arrive inside Telegram's wait: it goes
+        back to the queue, unstarted, due when the wait is over. True when held back."""
+        wait = max(self._paused_until, self._chat_next.get(message.chat_id, 0.0)) - time.monotonic()
+        if wait <= 0:
+            return False
+        await self._record(outbox.mark_retry, message.id, worker_id=self.worker_id,
+                           not_before=utcnow() + timedelta(seconds=wait), count_attempt=False,
+                           error="held back: Telegram asked the bot to wait")
+        self.stats["released"] += 1
+        return True
 
     async def _global_slot(self) -> bool:
         """Wait for the overall rate limit (and any bot-wide pause); False when stopping."""
@@ -342,8 +363,15 @@ class OutboxWorker:
                 continue
             if not await self._acquire_unless_stopping():
                 return False
-            if self._paused_until <= time.monotonic():
-                return not self._stopping.is_set()
+            while len(self._window) >= self.window_cap and not self._stopping.is_set():
+                full = self._window[0] + 1.0 - time.monotonic()
+                if full <= 0:
+                    self._window.popleft()
+                else:
+                    await _stopped_within(self._stopping, full)
+            if self._paused_until <= time.monotonic() and not self._stopping.is_set():
+                self._window.append(time.monotonic())
+                return True
         return False
 
     async def _acquire_unless_stopping(self) -> bool:

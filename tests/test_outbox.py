@@ -438,6 +438,50 @@ async def test_default_limits_cause_no_429(sessions: async_sessionmaker[AsyncSes
         assert elapsed >= (60 - 29) / 27.9
 
 
+async def test_no_second_holds_more_sends_than_the_margined_rate(
+    db_url: str, tmp_path: Path, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    # 27.9 per second: the two-deep bucket alone lets 29 into one second (its burst plus the
+    # steady rate), which a little network jitter turns into Telegram's 30.
+    worker = OutboxWorker(sessions, build_bot("1:x", "http://127.0.0.1:9"), make_settings(db_url, tmp_path))
+    try:
+        assert worker.window_cap == 28
+        times: list[float] = []
+
+        async def one() -> None:
+            assert await worker._global_slot()
+            times.append(time.monotonic())
+
+        await asyncio.gather(*(one() for _ in range(70)))
+        busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+        assert busiest <= 28
+        assert times[-1] - times[0] < 70 / 27.9 + 0.5  # and the steady rate is kept
+    finally:
+        await worker.bot.session.close()
+
+
+async def test_a_send_whose_marker_outlasted_a_429_goes_back_unstarted(
+    db_url: str, tmp_path: Path, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A bot-wide 429 that comes back while a send's start marker is being written: that send
+    would reach Telegram inside the wait, so it is queued again, not in doubt, due after it."""
+    await enqueue_texts(sessions, [(4100, "Pengumuman")])
+    worker = OutboxWorker(sessions, build_bot("1:x", "http://127.0.0.1:9"), make_settings(db_url, tmp_path),
+                          worker_id="w-held")
+    try:
+        [m] = await outbox.claim(sessions, worker_id="w-held", limit=5, lease_seconds=60)
+        assert await outbox.mark_started(sessions, m.id, worker_id="w-held")
+        assert not await worker._held_back(m)  # no wait asked: it goes
+        worker._paused_until = time.monotonic() + 3  # what a 429 for another chat sets meanwhile
+        assert await worker._held_back(m)
+    finally:
+        await worker.bot.session.close()
+    [row] = await rows(sessions)
+    assert (row.status, row.send_started_at, row.locked_by, row.attempts) == (outbox.PENDING, None, None, 0)
+    assert 2 <= (row.not_before.replace(tzinfo=None) - utcnow().replace(tzinfo=None)).total_seconds() <= 3.5
+    assert await outbox.settle_in_doubt(sessions) == outbox.Settled(0, 0)  # not in doubt
+
+
 # ---- several workers, crashes ----------------------------------------------------------------
 async def test_two_claims_at_once_take_disjoint_rows(db_url: str, sessions: async_sessionmaker[AsyncSession]) -> None:
     await enqueue_texts(sessions, [(2000 + i, "x") for i in range(40)])
