@@ -2,13 +2,14 @@
 Bot API, within Telegram's limits, and records the outcome of every message.
 
 Limits (from settings, each scaled by SEND_RATE_MARGIN):
-* overall: evenly spaced sends (aiolimiter's leaky bucket, two sends deep), so that no
-  one-second window - which is how Telegram counts - holds more than the limit;
+* overall: evenly spaced sends (aiolimiter's leaky bucket, two sends deep), and never more than
+  the margined rate within any one second - which is how Telegram counts;
 * per chat: one send per 1/SEND_RATE_PER_CHAT seconds, per group one per 60/SEND_RATE_PER_GROUP
   seconds, kept in memory and, across worker processes, in the database (the chat's next
   message is not due earlier; see outbox.mark_sent).
 
-Outcomes: 429 -> nothing goes to that chat before retry_after, and unless this worker wrote to
+Outcomes: 429 -> nothing goes to that chat before retry_after (a send whose start marker was being
+written when the 429 came back goes back to the queue), and unless this worker wrote to
 that chat within its window (two seconds; a minute for a group), nothing goes anywhere:
 Telegram does not say which limit was hit, and then the bot-wide one is the safe reading;
 5xx and network errors -> retried with exponential backoff and jitter, failed after
