@@ -186,6 +186,13 @@ class Form:
     actx: Context
     emp: Employee
     d: dict[str, Any] = field(default_factory=dict)
+    # The FSM data besides the draft (e.g. the question kept for "Tanya petugas"), read once per
+    # update; None until read. Saving writes it back with the draft, so a save needs no read.
+    # Nothing else writes this chat's FSM data while the update runs (events isolation).
+    others: dict[str, Any] | None = field(default=None, repr=False)
+    # The state as stored (read under this update's lock), so going to the step already stored
+    # writes nothing; the FSM keys have no TTL to refresh (bot/app.py build_storage).
+    raw_state: str | None = field(default=None, repr=False)
     _kinds: list[str] | None = field(default=None, repr=False)
 
     @property
@@ -204,7 +211,9 @@ class Form:
 
     async def save(self) -> None:
         self.d["touched"] = self.actx.now().isoformat()
-        await self.state.update_data({KEY: self.d})
+        if self.others is None:  # opened from the menu: the rest of the data was not needed yet
+            self.others = {k: v for k, v in (await self.state.get_data()).items() if k != KEY}
+        await self.state.set_data({**self.others, KEY: self.d})
 
     async def send(self, text: str, reply_markup: Any = None, *, prompt: bool = False) -> Message:
         if prompt:
@@ -229,10 +238,15 @@ class Form:
         await self.go(next_step(self.d))
 
     async def go(self, step: str) -> None:
-        await self.state.set_state(STATES[step])
+        target = STATES[step].state
+        if target != self.raw_state:
+            await self.state.set_state(target)
+            self.raw_state = target
+        # Saved before the prompt goes out, so an answer is never lost to a restart between the
+        # two (the user would see the next step while the draft still lacks this answer).
         await self.save()
         await ASK[step](self)
-        await self.save()  # the new prompt's message id
+        await self.save()  # the new prompt's message id, for retiring its buttons later
 
     async def quote(self) -> Quote:
         return await cuti_app.quote_for(self.session, self.actx, self.emp, cuti_app.request_from(self.d))
@@ -283,13 +297,15 @@ async def _employee(event: Message | CallbackQuery, data: dict[str, Any]) -> Emp
     return emp
 
 
-def _form(event: Message | CallbackQuery, data: dict[str, Any], emp: Employee, d: dict[str, Any]) -> Form:
+def _form(event: Message | CallbackQuery, data: dict[str, Any], emp: Employee, d: dict[str, Any],
+          others: dict[str, Any] | None = None, raw_state: str | None = None) -> Form:
+    # raw_state: handlers that take it as a parameter no longer have it in data.
     chat_id, user_id = _ids(event)
     return Form(bot=data["bot"], chat_id=chat_id, user_id=user_id, state=data["state"], session=data["session"],
-                actx=data["actx"], emp=emp, d=d)
+                actx=data["actx"], emp=emp, d=d, others=others, raw_state=raw_state or data.get("raw_state"))
 
 
-async def load(event: Message | CallbackQuery, data: dict[str, Any]) -> Form | None:
+async def load(event: Message | CallbackQuery, data: dict[str, Any], raw_state: str | None = None) -> Form | None:
     """The form of this chat, or None when the update was answered here already (not linked,
     or the draft expired and was started over)."""
     emp = await _employee(event, data)
@@ -297,7 +313,8 @@ async def load(event: Message | CallbackQuery, data: dict[str, Any]) -> Form | N
         if isinstance(event, CallbackQuery):
             await event.answer()
         return None
-    d = (await data["state"].get_data()).get(KEY)
+    others = await data["state"].get_data()
+    d = others.pop(KEY, None)
     actx: Context = data["actx"]
     ttl = float(data.get("form_ttl_hours") or DEFAULT_TTL_HOURS)
     try:
@@ -307,11 +324,11 @@ async def load(event: Message | CallbackQuery, data: dict[str, Any]) -> Form | N
     if idle is None or idle > timedelta(hours=ttl):
         if isinstance(event, CallbackQuery):
             await event.answer()
-        form = _form(event, data, emp, {})
+        form = _form(event, data, emp, {}, others, raw_state)
         await form.send(tc.expired(ttl))
         await begin(form)
         return None
-    return _form(event, data, emp, d)
+    return _form(event, data, emp, d, others, raw_state)
 
 
 async def begin(form: Form) -> None:
@@ -572,7 +589,7 @@ def _typed(state: State) -> tuple[Any, ...]:
 @router.message(*_typed(CutiForm.start))
 @router.message(*_typed(CutiForm.end))
 async def typed_date(message: Message, raw_state: str | None = None, **data: Any) -> None:
-    form = await load(message, data)
+    form = await load(message, data, raw_state)
     if form is None:
         return
     today = form.today
@@ -605,7 +622,7 @@ async def typed_date(message: Message, raw_state: str | None = None, **data: Any
 @router.message(*_typed(CutiForm.alasan))
 @router.message(*_typed(CutiForm.alamat))
 async def typed_text(message: Message, raw_state: str | None = None, **data: Any) -> None:
-    form = await load(message, data)
+    form = await load(message, data, raw_state)
     if form is None:
         return
     step = current_step(raw_state)
@@ -767,7 +784,7 @@ async def go_back(form: Form, raw_state: str | None) -> None:
 
 @router.callback_query(StateFilter(CutiForm), F.data == CB_BACK)
 async def back_pressed(query: CallbackQuery, raw_state: str | None = None, **data: Any) -> None:
-    form = await load(query, data)
+    form = await load(query, data, raw_state)
     if form is None:
         return
     await query.answer()
@@ -778,7 +795,7 @@ async def back_pressed(query: CallbackQuery, raw_state: str | None = None, **dat
 
 @router.message(StateFilter(CutiForm), F.text.lower().in_(BACK_WORDS))
 async def back_typed(message: Message, raw_state: str | None = None, **data: Any) -> None:
-    form = await load(message, data)
+    form = await load(message, data, raw_state)
     if form is not None:
         await go_back(form, raw_state)
 
@@ -798,7 +815,7 @@ async def cancel_pressed(query: CallbackQuery, state: FSMContext, raw_state: str
 # ---- anything else while the form is open -------------------------------------------------------
 @router.message(StateFilter(CutiForm), ~F.text.startswith("/"))
 async def unexpected_message(message: Message, raw_state: str | None = None, **data: Any) -> None:
-    form = await load(message, data)
+    form = await load(message, data, raw_state)
     if form is None:
         return
     step = current_step(raw_state) or next_step(form.d)

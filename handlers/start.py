@@ -18,6 +18,14 @@ from services.linking import LinkingService
 router = Router(name="start")
 
 
+async def forget_conversation(state: FSMContext, raw_state: str | None) -> None:
+    """state.clear(), without deleting a state that is not there: raw_state was read at the
+    start of this update, under its lock, so it is still what is stored."""
+    if raw_state is not None:
+        await state.set_state(None)
+    await state.set_data({})
+
+
 async def show_home(message: Message, session: AsyncSession, linking: LinkingService, agency: Agency) -> None:
     employee = await linking.linked_employee(message.from_user.id)
     if employee is None:
@@ -41,22 +49,25 @@ async def start_with_code(
 
 
 @router.message(CommandStart())
-async def start(message: Message, state: FSMContext, session: AsyncSession, linking: LinkingService, agency: Agency) -> None:
-    await state.clear()
+async def start(message: Message, state: FSMContext, session: AsyncSession, linking: LinkingService, agency: Agency,
+                raw_state: str | None = None) -> None:
+    await forget_conversation(state, raw_state)
     await show_home(message, session, linking, agency)
 
 
 @router.message(Command("menu"))
-async def menu(message: Message, state: FSMContext, session: AsyncSession, linking: LinkingService, agency: Agency) -> None:
-    await state.clear()
+async def menu(message: Message, state: FSMContext, session: AsyncSession, linking: LinkingService, agency: Agency,
+               raw_state: str | None = None) -> None:
+    await forget_conversation(state, raw_state)
     await show_home(message, session, linking, agency)
 
 
 @router.message(Command("batal", "cancel"))
 @router.message(F.text == texts.BTN_CANCEL)
-async def cancel(message: Message, state: FSMContext, session: AsyncSession, linking: LinkingService, agency: Agency) -> None:
-    # Works from any state, as every form's way out.
-    if await state.get_state() is None:
+async def cancel(message: Message, state: FSMContext, session: AsyncSession, linking: LinkingService, agency: Agency,
+                 raw_state: str | None = None) -> None:
+    # Works from any state, as every form's way out. raw_state: read at the start of this update.
+    if raw_state is None:
         await message.answer(texts.nothing_to_cancel())
     else:
         await state.clear()

@@ -628,3 +628,20 @@ async def test_an_idle_draft_expires_politely(r: Running) -> None:
     assert await fsm_state(r, UID[AHMAD]) == "CutiForm:kind"
     draft = (await r.app.storage.get_data(fsm_key(r, UID[AHMAD])))[KEY]
     assert draft.get("alasan") is None and draft.get("kind") is None
+
+
+async def test_form_steps_keep_the_rest_of_the_conversation_data(r: Running) -> None:
+    # A step writes the whole data without reading it first (handlers/cuti.py Form.save): what
+    # else was kept, such as the question for "Tanya petugas", must survive the form's steps.
+    from handlers.tanya import HANDOFF_KEY
+
+    c = chat(r, AHMAD)
+    key = fsm_key(r, UID[AHMAD])
+    await r.app.storage.set_data(key, {HANDOFF_KEY: "pertanyaan sebelum formulir"})
+    await open_form(c)
+    await c.press(tc.KIND_BUTTONS["tahunan"])
+    await pick_dates(c, "21-22 Desember")
+    data = await r.app.storage.get_data(key)
+    assert data[HANDOFF_KEY] == "pertanyaan sebelum formulir"
+    assert data[KEY]["start"] == "2026-12-21" and data[KEY]["end"] == "2026-12-22"
+    assert await fsm_state(r, UID[AHMAD]) == "CutiForm:dates"
