@@ -21,7 +21,7 @@ def setup_logging(level: str, *, console: bool = False, fmt: str = "text") -> No
 
 # ---- commands ----------------------------------------------------------------------------
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_bot, create_app, run_polling
+    from bot.app import build_bot, create_app, run_polling, settle_heap
 
     webhook = args.webhook or bool(settings.webhook_url)
     if webhook and (settings.telegram_bot_token is None or not settings.webhook_url):
@@ -29,6 +29,8 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     # Demo data is for a pilot on an empty database, never for a production (webhook) service.
     app = await create_app(settings, load_demo=not (args.no_demo or webhook))
+    app.knowledge.freeze_heap = True
+    settle_heap()
     try:
         if webhook:
             from bot.webhook import run_webhook

@@ -242,3 +242,34 @@ def test_readme_walkthrough_one_cuti_from_start_to_letter(db_url: str, tmp_path:
     assert len(letters) == 1 and letters[0].read_bytes().startswith(b"%PDF")
     assert re.search(r"Kode verifikasi: [0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{2}", out.stdout)
     assert "Traceback" not in out.stderr
+
+
+def test_a_bot_process_keeps_its_heap_out_of_the_collector_and_frees_a_replaced_index(tmp_path: Path) -> None:
+    """bot.app.settle_heap (run by `asnbot run` and after each reload there): the long-lived
+    objects are frozen, and a reload still lets the replaced index go. In its own process: the
+    freeze would otherwise apply to the test run."""
+    import shutil
+
+    from knowledge.kb import ENTRIES_DIR
+
+    entries = tmp_path / "entries"
+    shutil.copytree(ENTRIES_DIR, entries)
+    script = f"""
+import gc, weakref
+from pathlib import Path
+from bot.app import Knowledge, settle_heap
+k = Knowledge(Path({str(entries)!r}))
+k.freeze_heap = True
+settle_heap()
+frozen = gc.get_freeze_count()
+old = weakref.ref(k.engine)
+victim = next(Path({str(entries)!r}).glob("sop-39-*.yaml"))
+victim.write_text(victim.read_text(encoding="utf-8") + "\\n", encoding="utf-8")
+assert [p for p in k.reload() if p.is_error] == []
+print(frozen, old() is None, gc.get_freeze_count() > 0)
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    frozen, old_freed, still_frozen = out.stdout.split()
+    assert int(frozen) > 100_000 and old_freed == "True" and still_frozen == "True"
