@@ -458,6 +458,8 @@ async def cmd_broadcast(settings: Settings, args: argparse.Namespace) -> int:
                           + (f", sudah membaca {t.acked}" if b.ack else ""))
                     for o in r.per_opd:
                         print(f"  {o.opd}: {o.delivered}/{o.recipients} terkirim" + (f", {o.acked} membaca" if b.ack else ""))
+                    if t.uncertain:
+                        print(f"Kirim lagi yang tidak pasti (mungkin jadi dua kali): asnbot broadcast resend-uncertain {b.id} --yes")
                     return 0
                 if args.action == "export":
                     if not args.out:
@@ -469,6 +471,16 @@ async def cmd_broadcast(settings: Settings, args: argparse.Namespace) -> int:
                     await bc.record_export(s, args.id, args.format, len(rows), actor=f"cli:{getpass.getuser()}")
                     await s.commit()
                     print(f"{len(rows)} penerima ditulis ke {args.out}.")
+                    return 0
+                if args.action == "resend-uncertain":
+                    if not args.yes:
+                        t = await bc.tally(s, args.id)
+                        print(f"Siaran #{args.id}: {t.uncertain} pesan tidak pasti terkirim (mungkin sudah sampai). "
+                              "Tambahkan --yes untuk mengirimnya lagi.")
+                        return 0
+                    n = await bc.resend_uncertain(s, args.id, actor=f"cli:{getpass.getuser()}")
+                    await s.commit()
+                    print(f"Siaran #{args.id}: {n} pesan tidak pasti terkirim dikirim lagi.")
                     return 0
                 c = await bc.cancel(s, args.id, actor=f"cli:{getpass.getuser()}", now=datetime.now(settings.zone))
                 await s.commit()
@@ -646,7 +658,7 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--json", action="store_true", help="keluaran JSON")
     rm.set_defaults(func=cmd_reminders)
 
-    bcp = sub.add_parser("broadcast", help="siaran ke pegawai: send, report, export, cancel")
+    bcp = sub.add_parser("broadcast", help="siaran ke pegawai: send, report, export, cancel, resend-uncertain")
     bc_sub = bcp.add_subparsers(dest="action", required=True)
     bs = bc_sub.add_parser("send", help="kirim (tanpa --yes: hanya tampilkan jumlah penerima)")
     bs.add_argument("--text-file", help="berkas teks pesan (HTML Telegram: <b>, <i>, <a href>)")
@@ -660,9 +672,12 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--at", metavar="\"YYYY-MM-DD HH:MM\"", help="jadwalkan (waktu setempat)")
     bs.add_argument("--yes", action="store_true", help="benar-benar kirim")
     for action, help_text in (("report", "laporan pengiriman"), ("export", "daftar penerima (CSV/XLSX)"),
-                              ("cancel", "hentikan siaran yang terjadwal atau sedang dikirim")):
+                              ("cancel", "hentikan siaran yang terjadwal atau sedang dikirim"),
+                              ("resend-uncertain", "kirim lagi pesan yang tidak pasti terkirim (mungkin jadi dua kali)")):
         one = bc_sub.add_parser(action, help=help_text)
         one.add_argument("id", type=int)
+        if action == "resend-uncertain":
+            one.add_argument("--yes", action="store_true", help="benar-benar kirim lagi")
         if action == "report":
             one.add_argument("--json", action="store_true")
         if action == "export":

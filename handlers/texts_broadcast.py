@@ -231,7 +231,8 @@ def report(r: bc.Report, zone) -> str:  # noqa: ANN001
         lines.append(f"• dibatalkan: {n(t.cancelled)}")
     if t.uncertain:
         # The sender stopped while these were on their way: Telegram may or may not have them.
-        lines.append(f"• tidak pasti terkirim (pengiriman terputus): {n(t.uncertain)}")
+        lines.append(f"• tidak pasti terkirim (pengiriman terputus): {n(t.uncertain)}; operator dapat mengirimnya "
+                     f"lagi (mungkin jadi dua kali): <code>asnbot broadcast resend-uncertain {b.id}</code>")
     lines.append(f"• belum tertaut Telegram: {n(t.not_linked)}")
     if b.ack:
         lines.append(f"• sudah membaca dan memahami: <b>{n(t.acked)}</b> dari {n(t.delivered)} yang menerima")

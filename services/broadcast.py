@@ -633,6 +633,31 @@ async def cancel(
     return Cancelled(broadcast_id, previous, n)
 
 
+async def resend_uncertain(
+    session: AsyncSession, broadcast_id: int, *, actor: str, actor_telegram_id: int | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Queue again the messages a crash left "tidak pasti terkirim" (their request was on the wire
+    when the sender died; Telegram may or may not have delivered them, and cannot be asked). Not
+    sent again by default, since a second copy is as unwelcome as a missing one; staff who prefer
+    a possible second copy decide it here. Returns how many were queued. Not committed here."""
+    now = now or utcnow()
+    b = await get(session, broadcast_id)
+    if b.status == CANCELLED:
+        raise BroadcastError(f"Siaran #{broadcast_id} sudah dibatalkan.", "cancelled")
+    result = await session.execute(
+        update(OutboxMessage).where(OutboxMessage.broadcast_id == broadcast_id, OutboxMessage.status == MSG_UNCERTAIN)
+        .values(status=MSG_PENDING, send_started_at=None, locked_by=None, locked_until=None, not_before=now,
+                last_error="queued again by staff after an uncertain send")
+        .execution_options(synchronize_session=False)
+    )
+    n = result.rowcount or 0
+    if n:
+        audit.record(session, "broadcast_uncertain_resent", actor=actor, actor_telegram_id=actor_telegram_id,
+                     broadcast_id=broadcast_id, messages=n)
+    return n
+
+
 async def finish_due(session: AsyncSession, now: datetime | None = None) -> list[int]:
     """Broadcasts that have nothing left to send: running ones become ``done``; cancelled ones
     get their ``finished_at``. Messages of a cancelled broadcast that came back to the queue

@@ -477,6 +477,40 @@ async def test_audit_says_who_sent_to_whom_without_the_text(sample: async_sessio
     assert "PP 94" not in json.dumps([e[2] for e in entries])
 
 
+async def test_staff_can_send_the_uncertain_ones_again(sample: async_sessionmaker[AsyncSession], db_url: str,
+                                                        tmp_path: Path) -> None:
+    """Messages left in doubt by a crash are not resent by themselves; an operator may decide
+    that a possible second copy is better than a possible miss (from the terminal, audited)."""
+    ahmad, dewi = await emp_id(sample, "Ahmad Fauzi"), await emp_id(sample, "Dewi Lestari")
+    await link(sample, [ahmad, dewi])
+    b = await send(sample, bc.Audience(units=(await unit_id(sample, "Sub Bagian Tata Usaha"),)))
+    await outcomes(sample, b.id, {ahmad: "in_doubt"})
+    async with sample() as s:
+        t = await bc.tally(s, b.id)
+        delivered = t.delivered
+        assert t.uncertain == 1
+        assert "resend-uncertain" in tb.report(await bc.report(s, b.id), JAKARTA)
+
+    asked = await asyncio.to_thread(asnbot, db_url, tmp_path, "broadcast", "resend-uncertain", str(b.id))
+    assert asked.returncode == 0 and "1 pesan tidak pasti" in asked.stdout and "--yes" in asked.stdout
+    async with sample() as s:
+        assert (await bc.tally(s, b.id)).uncertain == 1  # nothing changed without --yes
+    done = await asyncio.to_thread(asnbot, db_url, tmp_path, "broadcast", "resend-uncertain", str(b.id), "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 pesan" in done.stdout
+
+    [again] = await outbox.claim(sample, worker_id="w2", limit=10)  # the worker sends it once more
+    assert again.employee_id == ahmad
+    assert await outbox.mark_sent(sample, again.id, worker_id="w2", telegram_message_id=99)
+    async with sample() as s:
+        t = await bc.tally(s, b.id)
+        assert (t.delivered, t.uncertain, t.pending) == (delivered + 1, 0, 0)
+        assert await bc.resend_uncertain(s, b.id, actor="test") == 0  # nothing left in doubt
+        entries = (await s.execute(select(AuditLog.actor, AuditLog.detail)
+                                   .where(AuditLog.action == "broadcast_uncertain_resent"))).all()
+    assert len(entries) == 1 and entries[0][0].startswith("cli:") and entries[0][1]["messages"] == 1
+
+
 # ---- the command line ----------------------------------------------------------------------------------
 async def test_cli_send_report_export_cancel(sample: async_sessionmaker[AsyncSession], db_url: str,
                                              tmp_path: Path) -> None:
