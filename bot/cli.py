@@ -21,7 +21,8 @@ def setup_logging(level: str, *, console: bool = False, fmt: str = "text") -> No
 
 # ---- commands ----------------------------------------------------------------------------
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_bot, create_app, run_polling, settle_heap
+    from bot.app import build_bot, create_app, run_polling
+    from bot.live import settle_heap
 
     webhook = args.webhook or bool(settings.webhook_url)
     if webhook and (settings.telegram_bot_token is None or not settings.webhook_url):
@@ -138,7 +139,7 @@ async def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_link_code(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import link_policy
+    from bot.live import link_policy
     from services.linking import CodeNotIssued, LinkingService
 
 
@@ -188,7 +189,7 @@ async def cmd_role(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     import json
 
-    from bot.app import Knowledge
+    from bot.live import Knowledge
     from knowledge import render
 
     knowledge = Knowledge(settings.kb_dir)

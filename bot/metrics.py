@@ -5,7 +5,7 @@ backlog, broadcast progress) is read on scrape, so every instance reports the sa
 (take max() over instances, not sum()).
 
 Who increments what:
-* every update: kind, outcome and latency - the ObserveUpdates middleware (bot/observability.py);
+* every update: kind, outcome and latency - the ObserveUpdates middleware below;
 * every Bot API request: method and result, 429s included - ``CountApiCalls``, a request middleware
   on the Bot's session (build_bot), so handler replies and outbox sends are both counted;
 * knowledge-base outcomes - handlers/tanya.py through the ``kb_outcome`` callable injected by the
@@ -14,25 +14,32 @@ Who increments what:
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiogram import BaseMiddleware
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramRetryAfter
+from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
+from aiogram.types import TelegramObject, Update
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.observability import current_trace, start_trace
 from services.models import Broadcast, BroadcastRecipient, OutboxMessage, utcnow
 
 log = logging.getLogger("asnbot.metrics")
+update_log = logging.getLogger("asnbot.updates")  # the one line per update
 
 # ---- updates -------------------------------------------------------------------------------
 UPDATES = Counter(
@@ -78,8 +85,6 @@ OUTBOX_SENDS = Counter(
 def record_kb_outcome(outcome: str) -> None:
     """Injected into handlers as ``kb_outcome`` (see build_dispatcher)."""
     KB_OUTCOMES.labels(outcome).inc()
-    from bot.observability import current_trace  # late: observability imports this module
-
     trace = current_trace()
     if trace is not None:
         trace.kb_outcome = outcome
@@ -212,3 +217,46 @@ async def refresh_db_metrics(sessions: async_sessionmaker[AsyncSession]) -> DbSn
         log.warning("metrics: database not readable", exc_info=True)
     DB_COLLECTOR.snapshot = snap
     return snap
+
+
+class ObserveUpdates(BaseMiddleware):
+    """Outer middleware on every update: request id, metrics, and the one log line."""
+
+    def __init__(self, user_key: bytes) -> None:
+        self.user_key = user_key
+
+    def user_ref(self, user_id: int) -> str:
+        return hmac.new(self.user_key, str(user_id).encode(), hashlib.sha256).hexdigest()[:12]
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        kind = event.event_type if isinstance(event, Update) else type(event).__name__
+        trace = start_trace(kind)
+        started = time.perf_counter()
+        UPDATES_IN_FLIGHT.inc()
+        outcome = "error"
+        try:
+            result = await handler(event, data)
+            outcome = trace.outcome or ("unhandled" if result is UNHANDLED else "handled")
+            return result
+        finally:
+            elapsed = time.perf_counter() - started
+            UPDATES_IN_FLIGHT.dec()
+            UPDATES.labels(kind, outcome).inc()
+            UPDATE_SECONDS.labels(kind).observe(elapsed)
+            user = data.get("event_from_user")
+            extra: dict[str, Any] = {
+                "update_id": getattr(event, "update_id", None),
+                "update_kind": kind,
+                "outcome": outcome,
+                "latency_ms": round(elapsed * 1000, 1),
+            }
+            if trace.kb_outcome:
+                extra["kb_outcome"] = trace.kb_outcome
+            if user is not None:
+                extra["user"] = self.user_ref(user.id)
+            update_log.info("update %s %s %.1f ms", kind, outcome, elapsed * 1000, extra=extra)

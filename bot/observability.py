@@ -1,7 +1,7 @@
 """Logs and per-update tracing.
 
-Every update gets a request id (a contextvar, so every log line written while it is handled
-carries it) and ends with one log line: update kind, outcome, latency. What people wrote is
+Every update gets a request id (opened by bot.metrics.ObserveUpdates; a contextvar, so every
+log line written while it is handled carries it) and ends with one log line: update kind, outcome, latency. What people wrote is
 never logged: no message text, no phone number, no NIK - the per-update line has none of
 them, and as a second line of defence every message and traceback is scrubbed of long digit
 runs (phone numbers, NIK, NIP) before it is written. Telegram user ids are logged only as a
@@ -12,25 +12,17 @@ LOG_FORMAT=text is for people at a terminal.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import re
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from aiogram import BaseMiddleware
-from aiogram.dispatcher.event.bases import UNHANDLED
-from aiogram.types import TelegramObject, Update
 from pythonjsonlogger.json import JsonFormatter
 
-from bot import metrics
-
-log = logging.getLogger("asnbot.updates")
+# No aiogram here: every CLI command sets up logging, and importing aiogram's types costs
+# seconds. The middleware that opens a trace per update is bot.metrics.ObserveUpdates.
 
 
 # ---- per-update trace ----------------------------------------------------------------------
@@ -64,51 +56,13 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-class ObserveUpdates(BaseMiddleware):
-    """Outer middleware on every update: request id, metrics, and the one log line."""
-
-    def __init__(self, user_key: bytes) -> None:
-        self.user_key = user_key
-
-    def user_ref(self, user_id: int) -> str:
-        return hmac.new(self.user_key, str(user_id).encode(), hashlib.sha256).hexdigest()[:12]
-
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        kind = event.event_type if isinstance(event, Update) else type(event).__name__
-        trace = Trace(new_request_id(), kind)
-        # Not reset afterwards on purpose: aiogram's error handler runs outside this middleware
-        # and its log line must carry the id too. Each update runs in its own task (webhook,
-        # polling with handle_as_tasks), so the value does not outlive it.
-        _TRACE.set(trace)
-        started = time.perf_counter()
-        metrics.UPDATES_IN_FLIGHT.inc()
-        outcome = "error"
-        try:
-            result = await handler(event, data)
-            outcome = trace.outcome or ("unhandled" if result is UNHANDLED else "handled")
-            return result
-        finally:
-            elapsed = time.perf_counter() - started
-            metrics.UPDATES_IN_FLIGHT.dec()
-            metrics.UPDATES.labels(kind, outcome).inc()
-            metrics.UPDATE_SECONDS.labels(kind).observe(elapsed)
-            user = data.get("event_from_user")
-            extra: dict[str, Any] = {
-                "update_id": getattr(event, "update_id", None),
-                "update_kind": kind,
-                "outcome": outcome,
-                "latency_ms": round(elapsed * 1000, 1),
-            }
-            if trace.kb_outcome:
-                extra["kb_outcome"] = trace.kb_outcome
-            if user is not None:
-                extra["user"] = self.user_ref(user.id)
-            log.info("update %s %s %.1f ms", kind, outcome, elapsed * 1000, extra=extra)
+def start_trace(kind: str) -> Trace:
+    """A new trace for the update being handled. Not reset afterwards on purpose: aiogram's
+    error handler runs outside the middleware and its log line must carry the id too. Each update
+    runs in its own task (webhook, polling with handle_as_tasks), so the value does not outlive it."""
+    trace = Trace(new_request_id(), kind)
+    _TRACE.set(trace)
+    return trace
 
 
 # ---- log formatting ------------------------------------------------------------------------
