@@ -574,7 +574,8 @@ async def main(args: argparse.Namespace) -> int:
     print(f"\nMachine: {os.cpu_count()} cores, load average before {load_before[0]:.2f}, "
           f"after {os.getloadavg()[0]:.2f}; {args.duration:g} s per phase; mix 70/20/10; "
           f"ran {time.time() - started:.0f} s")
-    header = f"{'scenario':32} {'upd/s':>6} {'x echo':>6} {'users':>5} {'p50':>6} {'p95':>6} {'p99':>6} {'err':>4}" + "".join(
+    header = (f"{'scenario':32} {'upd/s':>6} {'x echo':>6} {'users':>5} "
+              f"{'p50':>6} {'p95':>6} {'p99':>6} {'err':>4}") + "".join(
         f" | {'@' + format(rate, 'g') + '/s: done/s':>14} {'p50':>6} {'p95':>6} {'p99':>6} {'err':>4}"
         for rate in args.rates)
     print("saturation: users sending back to back; @N/s: N updates per second offered; latency in ms;")
@@ -586,8 +587,8 @@ async def main(args: argparse.Namespace) -> int:
         s = r["saturation"]
         ratio = s["updates_per_s"] / echo if echo else 0
         r["ratio_to_echo"] = round(ratio, 3)
-        line = (f"{r['name']:32} {s['updates_per_s']:6.1f} {ratio:6.2f} {s['users']:5d} {s['p50_ms']!s:>6} {s['p95_ms']!s:>6} "
-                f"{s['p99_ms']!s:>6} {s['errors']:4d}")
+        line = (f"{r['name']:32} {s['updates_per_s']:6.1f} {ratio:6.2f} {s['users']:5d} "
+                f"{s['p50_ms']!s:>6} {s['p95_ms']!s:>6} {s['p99_ms']!s:>6} {s['errors']:4d}")
         for rate in args.rates:
             st = r["steady"][f"{rate:g}"]
             line += (f" | {st['updates_per_s']:14.1f} {st['p50_ms']!s:>6} {st['p95_ms']!s:>6} {st['p99_ms']!s:>6} "

@@ -1,11 +1,12 @@
 """Logs and per-update tracing.
 
 Every update gets a request id (opened by bot.metrics.ObserveUpdates; a contextvar, so every
-log line written while it is handled carries it) and ends with one log line: update kind, outcome, latency. What people wrote is
-never logged: no message text, no phone number, no NIK - the per-update line has none of
-them, and as a second line of defence every message and traceback is scrubbed of long digit
-runs (phone numbers, NIK, NIP) before it is written. Telegram user ids are logged only as a
-keyed hash (``user``), enough to tell one abuser's updates apart.
+log line written while it is handled carries it) and ends with one log line: update kind,
+outcome, latency. What people wrote is never logged: no message text, no phone number, no NIK -
+the per-update line has none of them, and as a second line of defence every message and
+traceback is scrubbed of long digit runs (phone numbers, NIK, NIP) before it is written.
+Telegram user ids are logged only as a keyed hash (``user``), enough to tell one abuser's
+updates apart.
 
 LOG_FORMAT=json writes one JSON object per line (python-json-logger), for a log shipper;
 LOG_FORMAT=text is for people at a terminal.
