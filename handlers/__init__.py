@@ -9,6 +9,8 @@ from aiogram.dispatcher.event.handler import FilterObject, HandlerObject
 from aiogram.enums import ChatType
 from aiogram.types import Message
 
+from handlers.gate import GatedRouter
+
 
 class _InlineFilter(FilterObject):
     """A synchronous filter called on the event loop (see _inline)."""
@@ -39,15 +41,17 @@ def _with_inline_filters(handler: HandlerObject) -> HandlerObject:
     return clone
 
 
-def _fresh(template: Router) -> Router:
-    """A new Router carrying the template's handlers (their filters run inline, see _inline).
+def _fresh(template: Router) -> GatedRouter:
+    """A new router carrying the template's handlers (their filters run inline, see _inline),
+    behind a gate derived from them (handlers/gate.py).
 
     Handler modules declare their handlers on a module-level router (aiogram's idiom), but a
     Router can be attached to one Dispatcher only; tests and the console build several.
     """
-    router = Router(name=template.name)
+    router = GatedRouter(name=template.name)
     for name, observer in template.observers.items():
         router.observers[name].handlers.extend(_with_inline_filters(h) for h in observer.handlers)
+    router.seal()
     return router
 
 
