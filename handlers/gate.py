@@ -37,10 +37,6 @@ NON_TEXT_CONTENT = frozenset({"contact", "document", "photo", "video", "voice", 
                               "animation", "video_note"})
 
 
-class _Any:
-    """No recognisable necessary condition: the handler may take anything."""
-
-
 @dataclass
 class Gate:
     """Necessary conditions of a router's handlers for one kind of update (message or callback)."""
