@@ -196,7 +196,7 @@ def events_isolation(storage: BaseStorage) -> BaseEventIsolation:
     prompt arrives must not have that answer handled while the previous step is still saving
     (the later save would overwrite it). Across instances through Redis, else within the process."""
     create = getattr(storage, "create_isolation", None)
-    if create is not None:  # RedisStorage
+    if create is not None:  # Redis (bot/fsm_redis.py)
         return create(lock_kwargs={"timeout": 60, "sleep": 0.01})
     return SimpleEventIsolation()
 
@@ -283,9 +283,10 @@ def build_bot(token: str, api_base: str = TELEGRAM_API_DEFAULT) -> Bot:
 def build_storage(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> BaseStorage:
     if settings.redis_url:
         from aiogram.fsm.storage.base import DefaultKeyBuilder
-        from aiogram.fsm.storage.redis import RedisStorage
 
-        return RedisStorage.from_url(
+        from bot.fsm_redis import RedisFsmStorage
+
+        return RedisFsmStorage.from_url(
             settings.redis_url, key_builder=DefaultKeyBuilder(prefix=f"{settings.redis_key_prefix}:fsm"))
     return SqlStorage(sessions)
 
