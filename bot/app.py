@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.broadcast_progress import attach_broadcast_progress
 from bot.scheduler import attach_scheduler
 from bot.sender import attach_outbox_worker
+from bot.fsm_redis import RedisFsmStorage
 from bot.guard import AbuseGuard, RateLimit
 from bot.metrics import CountApiCalls, ObserveUpdates, record_kb_outcome
 from bot.live import Knowledge, link_policy
@@ -35,6 +37,7 @@ from handlers import routers, texts
 from services.agency import DEFAULT_AGENCY_DIR, Agency, load_agency
 from services.applications.engine import Context
 from services.db import make_engine, make_sessionmaker, migrate
+from services.helpdesk import record_gaps
 from services.linking import LinkingService, LinkPolicy
 from services.models import Employee
 from services.outbox import clear_undeliverable, clear_undeliverable_many
@@ -44,17 +47,18 @@ log = logging.getLogger("asnbot")
 DEMO_FILE = Path(__file__).resolve().parent.parent / "services" / "data" / "demo" / "pegawai.csv"
 
 
-class ReachableAgain:
-    """Writing to the bot again means it can reach this person again (a 403 mark is cleared).
+class BatchedWrites:
+    """Writes that may wait a second: collected and made together in one transaction at most
+    every ``interval`` seconds (the first after a quiet spell at once), and once more on stop.
+    One statement per second instead of a transaction per update: on a small machine a database
+    round trip costs as much CPU as answering a question."""
 
-    The mark is rare, so instead of a query on every update, the senders of private updates are
-    collected and cleared together by one conditional UPDATE at most every ``interval`` seconds
-    (and once more on stop). Before :meth:`start` (or after :meth:`stop`) each is cleared inline."""
+    what = "batched writes"  # for the log
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], interval: float = 1.0) -> None:
         self.sessions = sessions
         self.interval = interval
-        self.pending: set[int] = set()
+        self.pending: Counter[Any] = Counter()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -62,36 +66,38 @@ class ReachableAgain:
     def running(self) -> bool:
         return self._task is not None
 
-    def add(self, telegram_user_id: int) -> None:
-        self.pending.add(telegram_user_id)
+    def add(self, item: Any) -> None:
+        self.pending[item] += 1
         self._wake.set()
+
+    async def write(self, session: AsyncSession, batch: Counter[Any]) -> None:
+        raise NotImplementedError
 
     async def flush(self) -> None:
         if not self.pending:
             return
-        ids, self.pending = self.pending, set()
+        batch, self.pending = self.pending, Counter()
         try:
             async with self.sessions() as session:
-                if await clear_undeliverable_many(session, ids):
-                    await session.commit()
+                await self.write(session, batch)
         except Exception:
-            log.exception("clearing undeliverable marks failed; retrying in a moment")
-            self.pending |= ids
+            log.exception("%s failed; retrying in a moment", self.what)
+            self.pending.update(batch)
             self._wake.set()
         except BaseException:  # cancelled by stop(): its own flush takes these
-            self.pending |= ids
+            self.pending.update(batch)
             raise
 
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await self.flush()  # the first writer after a quiet spell is cleared at once
-            await asyncio.sleep(self.interval)  # under load: one statement per interval
+            await self.flush()
+            await asyncio.sleep(self.interval)  # under load: one transaction per interval
 
     async def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="reachable-again")
+            self._task = asyncio.create_task(self._run(), name=type(self).__name__)
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -100,6 +106,28 @@ class ReachableAgain:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.flush()
+
+
+class ReachableAgain(BatchedWrites):
+    """Writing to the bot again means it can reach this person again (a 403 mark is cleared).
+    The mark is rare, so the senders of private updates are cleared together by one conditional
+    UPDATE. Before :meth:`start` (or after :meth:`stop`) ServicesMiddleware clears each inline."""
+
+    what = "clearing undeliverable marks"
+
+    async def write(self, session: AsyncSession, batch: Counter[Any]) -> None:
+        if await clear_undeliverable_many(session, set(batch)):
+            await session.commit()
+
+
+class GapRecorder(BatchedWrites):
+    """Questions the knowledge base could not answer, counted for `asnbot kb gaps`
+    (handlers/tanya.py adds them; a second late is soon enough for a weekly list)."""
+
+    what = "recording knowledge-base gaps"
+
+    async def write(self, session: AsyncSession, batch: Counter[Any]) -> None:
+        await record_gaps(session, batch)
 
 
 class ServicesMiddleware(BaseMiddleware):
@@ -119,7 +147,8 @@ class ServicesMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        async with self.sessions() as session:
+        session = self.sessions()
+        try:
             user, chat = data.get("event_from_user"), data.get("event_chat")
             # Writing to the bot again means it can reach this person again (403 cleared).
             if user is not None and (chat is None or chat.type == "private"):
@@ -132,6 +161,11 @@ class ServicesMiddleware(BaseMiddleware):
             if self.settings is not None:
                 data["actx"] = await self._context(data.get("bot"), data.get("now_fn"))
             return await handler(event, data)
+        finally:
+            # Only a session with a transaction open holds a connection. Closing one that never
+            # began (most questions never touch the database) releases nothing and costs CPU.
+            if session.in_transaction():
+                await session.close()
 
     async def _context(self, bot: Bot | None, now_fn: Callable[[], Any] | None = None) -> Context:
         s = self.settings
@@ -230,6 +264,10 @@ def build_dispatcher(app: App) -> Dispatcher:
     dp.shutdown.register(on_shutdown)
     dp.startup.register(reachable.start)
     dp.shutdown.register(reachable.stop)
+    gaps = GapRecorder(app.sessions)
+    dp["gap_recorder"] = gaps  # handlers/tanya.py: abstained questions, recorded in batches
+    dp.startup.register(gaps.start)
+    dp.shutdown.register(gaps.stop)
     if app.settings.outbox_worker:
         attach_outbox_worker(dp, app.sessions, app.settings)
     attach_scheduler(dp, app)  # daily reminders at REMINDER_TIME
@@ -284,8 +322,6 @@ def build_storage(settings: Settings, sessions: async_sessionmaker[AsyncSession]
     if settings.redis_url:
         from aiogram.fsm.storage.base import DefaultKeyBuilder
 
-        from bot.fsm_redis import RedisFsmStorage
-
         return RedisFsmStorage.from_url(
             settings.redis_url, key_builder=DefaultKeyBuilder(prefix=f"{settings.redis_key_prefix}:fsm"))
     return SqlStorage(sessions)
@@ -298,7 +334,8 @@ def rate_limit(settings: Settings, storage: BaseStorage) -> RateLimit | None:
     redis = getattr(storage, "redis", None)
     if settings.redis_url and redis is not None:
         return RateLimit.in_redis(settings.rate_limit_per_minute, settings.redis_url, redis.connection_pool,
-                                  prefix=f"{settings.redis_key_prefix}:rl")
+                                  prefix=f"{settings.redis_key_prefix}:rl",
+                                  fsm=storage if isinstance(storage, RedisFsmStorage) else None)
     return RateLimit.in_memory(settings.rate_limit_per_minute)
 
 

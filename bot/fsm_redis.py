@@ -30,13 +30,29 @@ from aiogram.fsm.storage.base import BaseEventIsolation, StateType, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.typing import ExpiryT
 
-# KEYS: lock, state, data. ARGV: token, lock timeout (ms). {1, state, data} once the lock is
-# ours, {0} while somebody else holds it.
+# KEYS: lock, state, data[, rate window]. ARGV: token, lock timeout (ms)[, limit, window (s)].
+# {1, state, data, allowed} once the lock is ours, {0} while somebody else holds it. With a rate
+# window, the update is counted in it (a moving window, as the `limits` library keeps one: the
+# times of the last `limit` updates, newest first) unless the window is full (allowed = 0).
 _ACQUIRE = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {1, redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3])}
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {0}
 end
-return {0}
+local allowed = 1
+if KEYS[4] then
+  local limit, window = tonumber(ARGV[3]), tonumber(ARGV[4])
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+  local oldest = redis.call('LINDEX', KEYS[4], limit - 1)
+  if oldest and tonumber(oldest) > now - window then
+    allowed = 0
+  else
+    redis.call('LPUSH', KEYS[4], string.format('%.6f', now))
+    redis.call('LTRIM', KEYS[4], 0, limit - 1)
+    redis.call('EXPIRE', KEYS[4], window)
+  end
+end
+return {1, redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3]), allowed}
 """
 
 # KEYS: lock, state, data. ARGV: token, then for the state and for the data: op ('' keep,
@@ -74,6 +90,7 @@ class _Held:
     read returns fresh objects, as a read from Redis does)."""
     state: str | None
     data: str | None
+    allowed: bool | None = None  # the rate limit's verdict, when it is counted here
     state_changed: bool = False
     data_changed: bool = False
 
@@ -85,8 +102,19 @@ class RedisFsmStorage(RedisStorage):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.held: dict[StorageKey, _Held] = {}
+        self.rate: tuple[int, int, str] | None = None  # per-user limit, window (s), key prefix
         self.acquire_script = self.redis.register_script(_ACQUIRE)
         self.finish_script = self.redis.register_script(_FINISH)
+
+    def count_rate(self, limit: int, window_seconds: int, prefix: str) -> None:
+        """Count each update in its user's moving window while taking the lock (bot/guard.py
+        FusedRateLimit reads the verdict): the rate limit costs no round trip of its own."""
+        self.rate = (limit, window_seconds, prefix)
+
+    def verdict(self, key: StorageKey) -> bool | None:
+        """The rate limit's verdict for the update holding `key`'s lock, if counted here."""
+        held = self.held.get(key)
+        return held.allowed if held is not None else None
 
     def create_isolation(self, **kwargs: Any) -> RedisFsmIsolation:
         lock = dict(kwargs.get("lock_kwargs") or {})
@@ -127,11 +155,16 @@ class RedisFsmStorage(RedisStorage):
         return [build(key, "lock"), build(key, "state"), build(key, "data")]
 
     async def acquire(self, key: StorageKey, token: str, timeout: float, sleep: float) -> _Held:
-        keys = self._keys(key)
+        keys: list[str] = self._keys(key)
+        args: list[Any] = [token, int(timeout * 1000)]
+        if self.rate is not None and key.user_id is not None:
+            limit, window, prefix = self.rate
+            keys.append(f"{prefix}:{key.user_id}")
+            args += [limit, window]
         while True:
-            got = await self.acquire_script(keys=keys, args=[token, int(timeout * 1000)])
+            got = await self.acquire_script(keys=keys, args=args)
             if got[0]:
-                held = _Held(state=_text(got[1]), data=_text(got[2]))
+                held = _Held(state=_text(got[1]), data=_text(got[2]), allowed=bool(got[3]) if len(keys) > 3 else None)
                 self.held[key] = held
                 return held
             await asyncio.sleep(sleep)

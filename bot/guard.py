@@ -19,11 +19,13 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.enums import ChatType
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import Message, TelegramObject, Update
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from bot.fsm_redis import RedisFsmStorage
 from bot.observability import mark_outcome
 from handlers import texts
 
@@ -48,10 +50,13 @@ class RateLimit:
         return cls(per_minute, MemoryStorage())
 
     @classmethod
-    def in_redis(cls, per_minute: int, redis_url: str, connection_pool: Any, prefix: str) -> RateLimit:
+    def in_redis(cls, per_minute: int, redis_url: str, connection_pool: Any, prefix: str,
+                 fsm: RedisFsmStorage | None = None) -> RateLimit:
         # Shares the FSM storage's connection pool: one set of connections per process.
         uri = redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
         storage = RedisStorage(uri, implementation="redispy", key_prefix=prefix, connection_pool=connection_pool)
+        if fsm is not None:
+            return FusedRateLimit(per_minute, storage, fsm, prefix=f"{prefix}:window")
         return cls(per_minute, storage)
 
     async def allow(self, user_id: int) -> bool:
@@ -59,6 +64,27 @@ class RateLimit:
 
     async def first_warning(self, user_id: int) -> bool:
         return await self.limiter.hit(self.warn_item, "w", str(user_id))
+
+    async def allow_update(self, user_id: int, fsm_key: StorageKey | None) -> bool:
+        return await self.allow(user_id)
+
+
+class FusedRateLimit(RateLimit):
+    """With Redis, each update is counted by the script that takes its lock (bot/fsm_redis.py),
+    which saves a round trip per update; this reads that verdict. An update without a lock of its
+    own (no user or chat) is counted by the `limits` library, as without Redis."""
+
+    def __init__(self, per_minute: int, storage: Storage, fsm: RedisFsmStorage, prefix: str) -> None:
+        super().__init__(per_minute, storage)
+        self.fsm = fsm
+        fsm.count_rate(per_minute, 60, prefix)
+
+    async def allow_update(self, user_id: int, fsm_key: StorageKey | None) -> bool:
+        if fsm_key is not None and fsm_key.user_id == user_id:
+            verdict = self.fsm.verdict(fsm_key)
+            if verdict is not None:
+                return verdict
+        return await self.allow(user_id)
 
 
 class AbuseGuard(BaseMiddleware):
@@ -82,7 +108,7 @@ class AbuseGuard(BaseMiddleware):
         user = data.get("event_from_user")
         chat = data.get("event_chat")
         private = chat is not None and chat.type == ChatType.PRIVATE
-        if self.rate_limit is not None and user is not None and not await self._allowed(user.id):
+        if self.rate_limit is not None and user is not None and not await self._allowed(user.id, data):
             mark_outcome("rate_limited")
             await self._warn(event, user.id, private)
             return None
@@ -95,9 +121,10 @@ class AbuseGuard(BaseMiddleware):
                 return None
         return await handler(event, data)
 
-    async def _allowed(self, user_id: int) -> bool:
+    async def _allowed(self, user_id: int, data: dict[str, Any]) -> bool:
+        state = data.get("state")  # the update's FSM context: its key names the lock it holds
         try:
-            return await self.rate_limit.allow(user_id)  # type: ignore[union-attr]
+            return await self.rate_limit.allow_update(user_id, getattr(state, "key", None))  # type: ignore[union-attr]
         except Exception:  # noqa: BLE001 - Redis trouble must not stop the bot: fail open
             log.warning("rate limit store unavailable; update let through", exc_info=True)
             return True

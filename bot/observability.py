@@ -137,6 +137,13 @@ def configure_logging(level: str = "INFO", fmt: str = "text", *, console: bool =
     # In the console chat, log lines would interleave with the conversation: warnings only.
     if console and level.upper() in {"INFO", "WARNING"}:
         level = "WARNING"
+    # Neither format shows the caller's file and line, thread or process: skip collecting them
+    # for every record (the logging HOWTO's "Optimization" section). The per-update line is
+    # written for every update, so this is CPU on the hot path.
+    logging._srcfile = None  # type: ignore[attr-defined]  # noqa: SLF001 - the documented switch
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)

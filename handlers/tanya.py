@@ -67,11 +67,21 @@ def _not_recorded(outcome: str) -> None:
     return None
 
 
+class GapSink(Protocol):
+    """Where abstained questions are counted (bot.app.GapRecorder batches them)."""
+
+    @property
+    def running(self) -> bool: ...
+
+    def add(self, item: str) -> None: ...
+
+
 @router.message(F.text, ~F.text.startswith("/"))
 async def question(
     message: Message, state: FSMContext, session: AsyncSession, knowledge: KnowledgeView,
     linking: LinkingService, agency: Agency, zone: ZoneInfo,
     kb_outcome: Callable[[str], None] = _not_recorded,  # metrics, injected by the bot
+    gap_recorder: GapSink | None = None,  # injected by the bot
 ) -> None:
     text = message.text[:MAX_QUESTION_CHARS]
     if wants_human(text):
@@ -119,7 +129,10 @@ async def question(
             return
     # Abstain: say so honestly, offer the hand-off, count the gap.
     kb_outcome("abstain")
-    await helpdesk.record_gap(session, result.normalized)
+    if gap_recorder is not None and gap_recorder.running:
+        gap_recorder.add(result.normalized)
+    else:
+        await helpdesk.record_gap(session, result.normalized)
     await message.answer(texts.abstain(agency), reply_markup=keyboards.handoff_offer())
 
 

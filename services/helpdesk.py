@@ -4,6 +4,8 @@ data, so staff know which knowledge-base content to add (`asnbot kb gaps`)."""
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,17 +28,25 @@ def scrub(text: str) -> str:
 
 
 async def record_gap(session: AsyncSession, normalized: str, *, now: datetime | None = None) -> None:
+    await record_gaps(session, {normalized: 1}, now=now)
+
+
+async def record_gaps(session: AsyncSession, counts: Mapping[str, int], *, now: datetime | None = None) -> None:
+    """Adds each question's count to the gap list and commits (the bot collects a second's worth
+    of questions and records them together: bot.app.GapRecorder)."""
     now = now or utcnow()
-    key = scrub(normalized)
-    if not key:
-        return
-    bump = update(KnowledgeGap).where(KnowledgeGap.text == key).values(count=KnowledgeGap.count + 1, last_seen=now)
-    if (await session.execute(bump)).rowcount == 0:
-        try:
-            async with session.begin_nested():
-                session.add(KnowledgeGap(text=key, count=1, first_seen=now, last_seen=now))
-        except IntegrityError:  # another instance inserted the same text a moment ago
-            await session.execute(bump)
+    merged: Counter[str] = Counter()
+    for text, n in counts.items():
+        if key := scrub(text):
+            merged[key] += n
+    for key, n in sorted(merged.items()):  # a fixed order: two instances never wait on each other's rows
+        bump = update(KnowledgeGap).where(KnowledgeGap.text == key).values(count=KnowledgeGap.count + n, last_seen=now)
+        if (await session.execute(bump)).rowcount == 0:
+            try:
+                async with session.begin_nested():
+                    session.add(KnowledgeGap(text=key, count=n, first_seen=now, last_seen=now))
+            except IntegrityError:  # another instance inserted the same text a moment ago
+                await session.execute(bump)
     await session.commit()
 
 

@@ -187,3 +187,28 @@ async def test_ttls_are_applied(prefix: str) -> None:
     finally:
         await raw.aclose()
         await ours.close()
+
+
+async def test_rate_limit_counted_with_the_lock(prefix: str) -> None:
+    from limits.aio.storage import RedisStorage as LimitsRedis
+
+    from bot.guard import FusedRateLimit
+
+    a, b = storage(prefix), storage(prefix)  # two instances share the window
+    limits_store = LimitsRedis(f"async+{REDIS_URL}", implementation="redispy", key_prefix=f"{prefix}:rl")
+    rl_a = FusedRateLimit(3, limits_store, a, prefix=f"{prefix}:rl:window")
+    FusedRateLimit(3, limits_store, b, prefix=f"{prefix}:rl:window")
+    ia, ib = a.create_isolation(), b.create_isolation()
+    verdicts = []
+    try:
+        for iso, s in [(ia, a), (ib, b), (ia, a), (ib, b), (ia, a)]:
+            async with iso.lock(KEY):
+                verdicts.append(s.verdict(KEY))
+        assert verdicts == [True, True, True, False, False]
+        async with ia.lock(OTHER):  # another user has a window of their own
+            assert await rl_a.allow_update(OTHER.user_id, OTHER) is True
+            assert await rl_a.allow_update(KEY.user_id, OTHER) is True  # not KEY's lock: counted apart
+        assert a.verdict(KEY) is None  # no lock held: nothing to read
+    finally:
+        await a.close()
+        await b.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 import holidays as holidays_lib
 
@@ -67,8 +68,15 @@ class Calendar:
         return days, excluded
 
 
+@lru_cache(maxsize=32)
+def _library_holidays(years: tuple[int, ...]) -> tuple[tuple[date, str], ...]:
+    # The holidays library works the dates out on every call (~1.5 ms for a year, mostly the
+    # lunar calendars); a cuti form step asks for them several times.
+    return tuple(holidays_lib.country_holidays("ID", years=list(years), language="id").items())
+
+
 def national_holidays(years: range | list[int], config: CutiConfig) -> dict[date, str]:
-    found = dict(holidays_lib.country_holidays("ID", years=list(years), language="id").items())
+    found = dict(_library_holidays(tuple(years)))
     for d in config.holiday_fix.removed:
         found.pop(d, None)
     for d, name in config.holiday_fix.added.items():

@@ -16,8 +16,8 @@ from services.cuti.balance import Balance, CarryRules, LedgerLine, compute_balan
 from services.cuti.calendar import Excluded, build_calendar, unit_work_days
 from services.cuti.config import CutiConfig, load_config
 from services.cuti.rules import Applicant, LeavePeriod, Problem, Request
-from services.employees import find_by_identifier
-from services.models import CutiLedgerEntry, Employee, Unit
+from services.employees import find_by_identifier, unit_path
+from services.models import CutiLedgerEntry, Employee
 
 
 class QuoteError(Exception):
@@ -112,16 +112,9 @@ def _dates(req: Request) -> list[date]:
 
 
 async def unit_chain_work_days(session: AsyncSession, unit_id: int) -> str:
-    chain: list[str | None] = []
-    seen: set[int] = set()
-    current: int | None = unit_id
-    while current is not None and current not in seen:  # guard against a cycle in bad data
-        seen.add(current)
-        unit = await session.get(Unit, current)
-        if unit is None:
-            break
-        chain.append(unit.work_days)
-        current = unit.parent_id
+    # One query for the whole chain (a form step asks for it; one lookup per level cost a round
+    # trip each). unit_path runs from the OPD down; the unit's own setting comes first here.
+    chain = [u.work_days for u in reversed(await unit_path(session, unit_id))]
     return unit_work_days(chain)
 
 
