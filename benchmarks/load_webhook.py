@@ -68,6 +68,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select, text  # noqa: E402
 
+from bot.cli import run_async  # noqa: E402
 from bot.local_api import ChatClient, LocalBotAPI  # noqa: E402
 from handlers import texts  # noqa: E402
 from handlers import texts_cuti as tc  # noqa: E402
@@ -165,6 +166,7 @@ def base_env(api: LocalBotAPI) -> dict[str, str]:
         "WEBHOOK_URL": PUBLIC_URL,
         "WEBHOOK_SECRET": SECRET,
         "WEBHOOK_MAX_CONNECTIONS": "100",
+        "EVENT_LOOP": os.environ.get("EVENT_LOOP", "uvloop"),  # echo bot and asnbot alike
     }
 
 
@@ -634,6 +636,6 @@ def parse_args() -> argparse.Namespace:
 if __name__ == "__main__":
     arguments = parse_args()
     if arguments.echo_server:
-        asyncio.run(run_echo_server())
+        run_async(run_echo_server(), os.environ.get("EVENT_LOOP", "uvloop"))  # the loop asnbot runs on
         raise SystemExit(0)
     raise SystemExit(asyncio.run(main(arguments)))

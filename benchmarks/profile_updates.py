@@ -48,6 +48,7 @@ from aiogram.methods import TelegramMethod  # noqa: E402
 from aiogram.types import Message  # noqa: E402
 
 from bot.app import CountApiCalls, KeepResponseTypes, create_app  # noqa: E402
+from bot.cli import run_async  # noqa: E402
 from bot.live import settle_heap  # noqa: E402
 from bot.observability import configure_logging  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
@@ -257,4 +258,4 @@ if __name__ == "__main__":
     p.add_argument("--py-spy", metavar="FILE", help="py-spy record the mixed run (raw collapsed stacks)")
     p.add_argument("--skip-alone", action="store_true", help="only the mixed run")
     p.add_argument("--top", type=int, default=40)
-    asyncio.run(main(p.parse_args()))
+    run_async(main(p.parse_args()), os.environ.get("EVENT_LOOP", "uvloop"))  # as `asnbot run` does

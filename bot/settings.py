@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     form_ttl_hours: float = Field(24.0, gt=0)  # a half-filled form (cuti) left this long expires
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
+    # uvloop (where it is installed: Linux, macOS) or the standard asyncio loop (bot/cli.py run_async).
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     # Webhook mode (bot/webhook.py): Telegram POSTs updates to WEBHOOK_URL, a reverse proxy
     # forwards them to WEBHOOK_HOST:WEBHOOK_PORT at WEBHOOK_PATH.
     webhook_url: str | None = None

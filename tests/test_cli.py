@@ -292,3 +292,20 @@ print(sorted({m.split(".")[0] for m in sys.modules if m.split(".")[0] in {"aiogr
     assert "Traceback" not in out.stderr, out.stderr
     assert "Basis pengetahuan valid" in out.stdout and "Kenaikan Pangkat" in out.stdout
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout[-500:]
+
+
+def test_commands_run_on_the_configured_event_loop() -> None:
+    import asyncio
+
+    from bot.cli import run_async
+
+    async def loop_module() -> str:
+        return type(asyncio.get_running_loop()).__module__
+
+    assert run_async(loop_module(), "asyncio").startswith("asyncio")
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:  # not installable on Windows: the standard loop serves
+        assert run_async(loop_module(), "uvloop").startswith("asyncio")
+    else:
+        assert run_async(loop_module(), "uvloop").startswith("uvloop")
