@@ -181,6 +181,23 @@ class Smalltalk:
     kinds: list[tuple[str, set[tuple[str, ...]], list[str]]] = field(default_factory=list)
     filler: frozenset[str] = frozenset()
     max_len: int = 1
+    # Lookups derived from `kinds`, built once: each message is checked against them.
+    kind_of: dict[tuple[str, ...], str] = field(init=False, repr=False)
+    _patterns: dict[tuple[str, ...], frozenset[tuple[str, ...]]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.kind_of = {}
+        for name, pats, _ in self.kinds:  # a pattern of two kinds belongs to the first listed
+            for p in pats:
+                self.kind_of.setdefault(p, name)
+        self._patterns = {}
+
+    def patterns(self, kinds: Iterable[str]) -> frozenset[tuple[str, ...]]:
+        key = tuple(kinds)
+        found = self._patterns.get(key)
+        if found is None:
+            found = self._patterns[key] = frozenset(p for name, ps, _ in self.kinds if name in key for p in ps)
+        return found
 
     @classmethod
     def load(cls, path: Path) -> Smalltalk:
@@ -203,7 +220,7 @@ class Smalltalk:
         `kinds` and filler words, with at least one pattern, are removed."""
         raw = clean(text)
         toks = _squeeze_all(raw)
-        pats = {p for name, ps, _ in self.kinds if name in kinds for p in ps}
+        pats = self.patterns(kinds)
 
         def parse(seq: list[str]) -> tuple[int, int]:
             """(tokens consumed from the start by patterns/filler, end of the last pattern)."""
@@ -239,7 +256,7 @@ class Smalltalk:
         while i < len(toks):
             for n in range(min(self.max_len, len(toks) - i), 0, -1):
                 key = tuple(toks[i:i + n])
-                kind = next((name for name, pats, _ in self.kinds if key in pats), None)
+                kind = self.kind_of.get(key)
                 if kind:
                     found.append(kind)
                     i += n
