@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -82,6 +83,29 @@ async def api() -> AsyncIterator[LocalBotAPI]:
     await server.start()
     yield server
     await server.stop()
+
+
+REDIS_TEST_URL = "redis://127.0.0.1:6379/14"
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of the test's own in the test Redis, its keys deleted afterwards; the test is
+    skipped when no Redis answers."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(REDIS_TEST_URL)
+    try:
+        await client.ping()
+    except OSError as e:  # redis-py's ConnectionError is an OSError
+        await client.aclose()
+        pytest.skip(f"this test needs Redis; none at {REDIS_TEST_URL}: {e}")
+    prefix = f"asnbot-test-{uuid.uuid4().hex[:8]}"
+    yield prefix
+    keys = [k async for k in client.scan_iter(f"{prefix}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
 
 
 @pytest.fixture

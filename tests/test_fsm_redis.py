@@ -3,8 +3,6 @@ with the lock's release, in aiogram's own keys and format."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -13,34 +11,19 @@ from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
 
 from bot.fsm_redis import RedisFsmStorage
+from tests.conftest import REDIS_TEST_URL
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = REDIS_TEST_URL
 KEY = StorageKey(bot_id=1, chat_id=42, user_id=42)
 OTHER = StorageKey(bot_id=1, chat_id=43, user_id=43)
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    client = Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except OSError as e:  # redis-py's ConnectionError is an OSError
-        await client.aclose()
-        pytest.skip(f"no Redis at {REDIS_URL}: {e}")
-    p = f"asnbot-test-{uuid.uuid4().hex[:8]}"
-    yield p
-    keys = [k async for k in client.scan_iter(f"{p}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 def storage(prefix: str, cls: type[RedisStorage] = RedisFsmStorage, **kwargs) -> RedisStorage:  # noqa: ANN003
     return cls.from_url(REDIS_URL, key_builder=DefaultKeyBuilder(prefix=prefix), **kwargs)
 
 
-async def test_changes_reach_redis_with_the_release_in_aiograms_format(prefix: str) -> None:
-    ours, plain = storage(prefix), storage(prefix, RedisStorage)  # plain: aiogram's own, a reader elsewhere
+async def test_changes_reach_redis_with_the_release_in_aiograms_format(redis_prefix: str) -> None:
+    ours, plain = storage(redis_prefix), storage(redis_prefix, RedisStorage)  # plain: aiogram's own, a reader elsewhere
     iso = ours.create_isolation()
     try:
         await plain.set_state(KEY, "Form:dates")
@@ -57,15 +40,15 @@ async def test_changes_reach_redis_with_the_release_in_aiograms_format(prefix: s
         assert await plain.get_data(KEY) == {"kind": "tahunan", "days": 3}
         assert await ours.get_state(KEY) == "Form:reason"  # outside a lock: straight from Redis
         raw = Redis.from_url(REDIS_URL)
-        assert await raw.exists(DefaultKeyBuilder(prefix=prefix).build(KEY, "lock")) == 0  # released
+        assert await raw.exists(DefaultKeyBuilder(prefix=redis_prefix).build(KEY, "lock")) == 0  # released
         await raw.aclose()
     finally:
         await ours.close()
         await plain.close()
 
 
-async def test_clearing_deletes_the_keys_and_untouched_keys_are_not_rewritten(prefix: str) -> None:
-    ours, plain = storage(prefix), storage(prefix, RedisStorage)
+async def test_clearing_deletes_the_keys_and_untouched_keys_are_not_rewritten(redis_prefix: str) -> None:
+    ours, plain = storage(redis_prefix), storage(redis_prefix, RedisStorage)
     iso = ours.create_isolation()
     try:
         await plain.set_state(KEY, "Form:reason")
@@ -73,7 +56,7 @@ async def test_clearing_deletes_the_keys_and_untouched_keys_are_not_rewritten(pr
         async with iso.lock(KEY):
             await ours.set_state(KEY, None)
             await ours.set_data(KEY, {})
-        builder = DefaultKeyBuilder(prefix=prefix)
+        builder = DefaultKeyBuilder(prefix=redis_prefix)
         raw = Redis.from_url(REDIS_URL)
         assert await raw.exists(builder.build(KEY, "state"), builder.build(KEY, "data")) == 0
         # a read-only update leaves the keys alone: a value written meanwhile without the lock stays
@@ -88,8 +71,8 @@ async def test_clearing_deletes_the_keys_and_untouched_keys_are_not_rewritten(pr
         await plain.close()
 
 
-async def test_reads_are_fresh_objects(prefix: str) -> None:
-    ours = storage(prefix)
+async def test_reads_are_fresh_objects(redis_prefix: str) -> None:
+    ours = storage(redis_prefix)
     try:
         async with ours.create_isolation().lock(KEY):
             await ours.set_data(KEY, {"days": [1, 2]})
@@ -101,8 +84,8 @@ async def test_reads_are_fresh_objects(prefix: str) -> None:
         await ours.close()
 
 
-async def test_a_failing_handler_still_writes_and_releases(prefix: str) -> None:
-    ours = storage(prefix)
+async def test_a_failing_handler_still_writes_and_releases(redis_prefix: str) -> None:
+    ours = storage(redis_prefix)
     iso = ours.create_isolation()
     try:
         with pytest.raises(RuntimeError):
@@ -117,10 +100,10 @@ async def test_a_failing_handler_still_writes_and_releases(prefix: str) -> None:
         await ours.close()
 
 
-async def test_one_holder_at_a_time_across_instances_no_lost_update(prefix: str) -> None:
+async def test_one_holder_at_a_time_across_instances_no_lost_update(redis_prefix: str) -> None:
     # Two instances (two storages) increment a counter in the same user's data 40 times each,
     # interleaved. With the lock and the copy written back on release no increment is lost.
-    a, b = storage(prefix), storage(prefix)
+    a, b = storage(redis_prefix), storage(redis_prefix)
     ia, ib = a.create_isolation(lock_kwargs={"sleep": 0.001}), b.create_isolation(lock_kwargs={"sleep": 0.001})
 
     async def bump(s: RedisFsmStorage, iso) -> None:  # noqa: ANN001
@@ -144,11 +127,11 @@ async def test_one_holder_at_a_time_across_instances_no_lost_update(prefix: str)
         await b.close()
 
 
-async def test_an_expired_lock_taken_by_another_is_not_released_by_the_first(prefix: str) -> None:
-    a, b = storage(prefix), storage(prefix)
+async def test_an_expired_lock_taken_by_another_is_not_released_by_the_first(redis_prefix: str) -> None:
+    a, b = storage(redis_prefix), storage(redis_prefix)
     ia = a.create_isolation(lock_kwargs={"timeout": 0.2})
     ib = b.create_isolation(lock_kwargs={"timeout": 5})
-    lock_key = DefaultKeyBuilder(prefix=prefix).build(KEY, "lock")
+    lock_key = DefaultKeyBuilder(prefix=redis_prefix).build(KEY, "lock")
     raw = Redis.from_url(REDIS_URL)
     try:
         b_entered, b_release = asyncio.Event(), asyncio.Event()
@@ -174,10 +157,10 @@ async def test_an_expired_lock_taken_by_another_is_not_released_by_the_first(pre
         await b.close()
 
 
-async def test_ttls_are_applied(prefix: str) -> None:
-    ours = storage(prefix, state_ttl=timedelta(seconds=30), data_ttl=20)
+async def test_ttls_are_applied(redis_prefix: str) -> None:
+    ours = storage(redis_prefix, state_ttl=timedelta(seconds=30), data_ttl=20)
     raw = Redis.from_url(REDIS_URL)
-    builder = DefaultKeyBuilder(prefix=prefix)
+    builder = DefaultKeyBuilder(prefix=redis_prefix)
     try:
         async with ours.create_isolation().lock(KEY):
             await ours.set_state(KEY, "Form:reason")
@@ -189,15 +172,15 @@ async def test_ttls_are_applied(prefix: str) -> None:
         await ours.close()
 
 
-async def test_rate_limit_counted_with_the_lock(prefix: str) -> None:
+async def test_rate_limit_counted_with_the_lock(redis_prefix: str) -> None:
     from limits.aio.storage import RedisStorage as LimitsRedis
 
     from bot.guard import FusedRateLimit
 
-    a, b = storage(prefix), storage(prefix)  # two instances share the window
-    limits_store = LimitsRedis(f"async+{REDIS_URL}", implementation="redispy", key_prefix=f"{prefix}:rl")
-    rl_a = FusedRateLimit(3, limits_store, a, prefix=f"{prefix}:rl:window")
-    FusedRateLimit(3, limits_store, b, prefix=f"{prefix}:rl:window")
+    a, b = storage(redis_prefix), storage(redis_prefix)  # two instances share the window
+    limits_store = LimitsRedis(f"async+{REDIS_URL}", implementation="redispy", key_prefix=f"{redis_prefix}:rl")
+    rl_a = FusedRateLimit(3, limits_store, a, prefix=f"{redis_prefix}:rl:window")
+    FusedRateLimit(3, limits_store, b, prefix=f"{redis_prefix}:rl:window")
     ia, ib = a.create_isolation(), b.create_isolation()
     verdicts = []
     try:

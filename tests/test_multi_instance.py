@@ -4,40 +4,22 @@ links their account (a multi-step form whose state lives in Redis). The result m
 one instance; the per-user rate limit holds across both."""
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 
 from bot.local_api import LocalBotAPI
 from handlers import texts
 from services.importer import import_pegawai
-from tests.conftest import SAMPLE_CSV, TEST_KEY
+from tests.conftest import REDIS_TEST_URL, SAMPLE_CSV, TEST_KEY
 from tests.webhook_harness import PUBLIC_URL, BotProcess, metric_value, process_env
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = REDIS_TEST_URL
 FAUZI_PHONE = "+62 812-1000-0004"  # Ahmad Fauzi in the sample export
 FAUZI_NIK6 = "900004"
 ALICE, BOB = 5101, 5102
 RATE_LIMIT = 10
-
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    client = Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except OSError as e:  # redis-py's ConnectionError is an OSError
-        await client.aclose()
-        pytest.skip(f"two instances share conversation state through Redis; no Redis at {REDIS_URL}: {e}")
-    prefix = f"asnbot-test-{uuid.uuid4().hex[:8]}"
-    yield prefix
-    keys = [k async for k in client.scan_iter(f"{prefix}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 @pytest.fixture
