@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import audit
@@ -63,6 +63,15 @@ class CodeNotIssued(Exception):
     """The identifier names no active employee."""
 
 
+# Built once (most updates run it): building a statement and its cache key costs about a
+# third as much CPU as running it.
+LINKED_EMPLOYEE = (
+    select(Employee)
+    .join(TelegramAccount, TelegramAccount.employee_id == Employee.id)
+    .where(TelegramAccount.telegram_user_id == bindparam("user"), Employee.active.is_(True))
+)
+
+
 class LinkingService:
     def __init__(self, session: AsyncSession, key: bytes, policy: LinkPolicy | None = None) -> None:
         self.session = session
@@ -71,12 +80,7 @@ class LinkingService:
 
     # ---- lookups -------------------------------------------------------------------------
     async def linked_employee(self, telegram_user_id: int) -> Employee | None:
-        stmt = (
-            select(Employee)
-            .join(TelegramAccount, TelegramAccount.employee_id == Employee.id)
-            .where(TelegramAccount.telegram_user_id == telegram_user_id, Employee.active.is_(True))
-        )
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        return (await self.session.execute(LINKED_EMPLOYEE, {"user": telegram_user_id})).scalar_one_or_none()
 
     async def lockout(self, telegram_user_id: int, now: datetime | None = None) -> timedelta | None:
         """Time left before this account may try again, or None if it may try now."""

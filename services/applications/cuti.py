@@ -5,26 +5,28 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.applications.engine import ApplicationType, Context, Status, WorkflowError, esc
 from services.cuti import rules
 from services.letters import format_date
-from services.cuti.balance import LedgerLine
 from services.cuti.config import load_config
-from services.cuti.quote import Quote, make_quote, unit_chain_work_days
+from services.cuti.quote import Quote, ledger_lines, make_quote, unit_chain_work_days
 from services.cuti.rules import Applicant, LeavePeriod, Request
 from services.models import Application, ApplicationEvent, ApplicationFile, CutiLedgerEntry, Employee
 
 TYPE = "cuti"
 # Statuses whose dates are taken: a pending request blocks the same days as an approved one.
 HOLDING = (Status.PENDING, Status.REVISION, Status.APPROVED)
+# Built once: run at most cuti form steps (see services/employees.py UNIT_PATH).
+HELD_LEAVE = select(Application).where(
+    Application.employee_id == bindparam("employee_id"), Application.type == TYPE,
+    Application.status.in_(list(HOLDING)))
 
 
 async def leave_periods(session: AsyncSession, employee_id: int, *, exclude_app_id: int | None = None) -> list[LeavePeriod]:
-    rows = await session.execute(select(Application).where(
-        Application.employee_id == employee_id, Application.type == TYPE, Application.status.in_(list(HOLDING))))
+    rows = await session.execute(HELD_LEAVE, {"employee_id": employee_id})
     out = []
     for app in rows.scalars():
         if app.id == exclude_app_id:
@@ -32,12 +34,6 @@ async def leave_periods(session: AsyncSession, employee_id: int, *, exclude_app_
         d = app.data
         out.append(LeavePeriod(d["kind"], date.fromisoformat(d["start"]), date.fromisoformat(d["end"])))
     return out
-
-
-async def ledger_lines(session: AsyncSession, employee_id: int, since_year: int) -> list[LedgerLine]:
-    rows = (await session.execute(select(CutiLedgerEntry).where(
-        CutiLedgerEntry.employee_id == employee_id, CutiLedgerEntry.year >= since_year))).scalars().all()
-    return [LedgerLine(r.year, r.kind, r.days, r.effective_date) for r in rows]
 
 
 def request_from(data: dict[str, Any]) -> Request:

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cuti import rules
@@ -118,6 +118,17 @@ async def unit_chain_work_days(session: AsyncSession, unit_id: int) -> str:
     return unit_work_days(chain)
 
 
+# Built once: run at most cuti form steps (see services/employees.py UNIT_PATH).
+LEDGER_SINCE = select(CutiLedgerEntry).where(
+    CutiLedgerEntry.employee_id == bindparam("employee_id"), CutiLedgerEntry.year >= bindparam("since_year"))
+
+
+async def ledger_lines(session: AsyncSession, employee_id: int, since_year: int) -> list[LedgerLine]:
+    """The employee's cuti ledger from `since_year` on."""
+    rows = (await session.execute(LEDGER_SINCE, {"employee_id": employee_id, "since_year": since_year})).scalars()
+    return [LedgerLine(r.year, r.kind, r.days, r.effective_date) for r in rows]
+
+
 async def quote(session: AsyncSession, identifier: str, req: Request, *, today: date,
                 existing: Iterable[LeavePeriod] = (), agency_dir: Path | None = None) -> Quote:
     """Quote for an active employee by NIP (spaces allowed) or Non-PNS number."""
@@ -125,10 +136,7 @@ async def quote(session: AsyncSession, identifier: str, req: Request, *, today: 
     if employee is None:
         raise QuoteError(f"Tidak ada pegawai aktif dengan NIP/nomor {identifier}.")
     work_days = await unit_chain_work_days(session, employee.unit_id)
-    rows = (await session.execute(select(CutiLedgerEntry).where(
-        CutiLedgerEntry.employee_id == employee.id, CutiLedgerEntry.year >= req.start.year - 2,
-    ))).scalars().all()
-    ledger = [LedgerLine(r.year, r.kind, r.days, r.effective_date) for r in rows]
+    ledger = await ledger_lines(session, employee.id, req.start.year - 2)
     return make_quote(Applicant.from_employee(employee, today), req, work_days=work_days, ledger=ledger,
                       existing=existing, config=load_config(agency_dir))
 
@@ -167,10 +175,7 @@ async def annual_balance(session: AsyncSession, employee: Employee, *, today: da
     if employee.status == "NON-PNS":
         return AnnualBalance(None, False)
     config = load_config(agency_dir)
-    rows = (await session.execute(select(CutiLedgerEntry).where(
-        CutiLedgerEntry.employee_id == employee.id, CutiLedgerEntry.year >= today.year - 2,
-    ))).scalars().all()
-    ledger = [LedgerLine(r.year, r.kind, r.days, r.effective_date) for r in rows]
+    ledger = await ledger_lines(session, employee.id, today.year - 2)
     entitled = employee.tmt_cpns is not None and rules.full_years(employee.tmt_cpns, today) >= 1
     if not entitled:
         return AnnualBalance(None, bool(ledger))
