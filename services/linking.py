@@ -63,8 +63,8 @@ class CodeNotIssued(Exception):
     """The identifier names no active employee."""
 
 
-# Built once (most updates run it): building a statement and its cache key costs about a
-# third as much CPU as running it.
+# Built once (every form step and menu runs it): building a statement and its cache key costs
+# about a third as much CPU as running it.
 LINKED_EMPLOYEE = (
     select(Employee)
     .join(TelegramAccount, TelegramAccount.employee_id == Employee.id)

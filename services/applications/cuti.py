@@ -19,7 +19,7 @@ from services.models import Application, ApplicationEvent, ApplicationFile, Cuti
 TYPE = "cuti"
 # Statuses whose dates are taken: a pending request blocks the same days as an approved one.
 HOLDING = (Status.PENDING, Status.REVISION, Status.APPROVED)
-# Built once: run at most cuti form steps (see services/employees.py UNIT_PATH).
+# Built once: most cuti form steps run it (see services/employees.py UNIT_PATH).
 HELD_LEAVE = select(Application).where(
     Application.employee_id == bindparam("employee_id"), Application.type == TYPE,
     Application.status.in_(list(HOLDING)))

@@ -118,7 +118,7 @@ async def unit_chain_work_days(session: AsyncSession, unit_id: int) -> str:
     return unit_work_days(chain)
 
 
-# Built once: run at most cuti form steps (see services/employees.py UNIT_PATH).
+# Built once: most cuti form steps run it (see services/employees.py UNIT_PATH).
 LEDGER_SINCE = select(CutiLedgerEntry).where(
     CutiLedgerEntry.employee_id == bindparam("employee_id"), CutiLedgerEntry.year >= bindparam("since_year"))
 
