@@ -140,6 +140,7 @@ class ServicesMiddleware(BaseMiddleware):
         self.policy = policy
         self.settings = settings
         self.reachable = reachable
+        self._contexts: dict[str | None, Context] = {}
 
     async def __call__(
         self,
@@ -175,8 +176,15 @@ class ServicesMiddleware(BaseMiddleware):
             with contextlib.suppress(Exception):  # the letter's QR falls back to a text hint
                 username = (await bot.me()).username  # aiogram caches getMe
         # now_fn: dispatcher data "now_fn", set only by tests that pin the clock.
-        return Context(data_dir=s.data_dir, agency_dir=s.agency_dir, zone=s.zone, bot_username=username,
-                       now_fn=now_fn)
+        if now_fn is not None:
+            return Context(data_dir=s.data_dir, agency_dir=s.agency_dir, zone=s.zone, bot_username=username,
+                           now_fn=now_fn)
+        # The same for every update (a frozen dataclass): built once per bot username.
+        ctx = self._contexts.get(username)
+        if ctx is None:
+            ctx = self._contexts[username] = Context(data_dir=s.data_dir, agency_dir=s.agency_dir, zone=s.zone,
+                                                     bot_username=username)
+        return ctx
 
 
 async def watch_knowledge(knowledge: Knowledge, bot: Bot, admin_ids: list[int], interval: float) -> None:
