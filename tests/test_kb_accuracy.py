@@ -165,3 +165,30 @@ def test_engine_meets_the_accuracy_bar() -> None:
     assert rep.clarify_rate <= MAX_CLARIFY, rep.summary()
     assert rep.oos_abstain >= MIN_OOS_ABSTAIN, rep.summary()
     assert rep.smalltalk >= MIN_SMALLTALK, rep.summary()
+
+
+@pytest.mark.skipif(not EVAL_PATH.exists(), reason="tests/kb_eval/questions.json not written yet")
+def test_near_equal_scores_are_ordered_by_how_close_the_question_is_to_the_title() -> None:
+    """Engine.rank: candidates whose scores round to the same three decimals are ordered by
+    token_set_ratio against their title (the tie-break), whatever their order in the index;
+    the others strictly by score."""
+    from rapidfuzz import fuzz
+
+    engine, _ = _engine_and_entries()
+    index = {entry_id: i for i, entry_id in enumerate(engine.ids)}
+    ties = 0
+    for q in load_questions():
+        a = engine.analyze(q["question"])
+        if not a.tokens:
+            continue
+        ranked, _, _ = engine.rank(a, k=8)
+        score = engine.components(a)["score"]
+        for x, y in zip(ranked, ranked[1:]):
+            i, j = index[x.entry_id], index[y.entry_id]
+            si, sj = round(float(score[i]), 3), round(float(score[j]), 3)
+            assert si >= sj, (q["question"], x, y)
+            if si == sj:
+                ties += 1
+                title_fit = [fuzz.token_set_ratio(a.text, engine.unit_texts[engine.title_unit[k]]) for k in (i, j)]
+                assert title_fit[0] >= title_fit[1], (q["question"], x, y, title_fit)
+    assert ties >= 10  # the set has such ties, so the order above was really tested
