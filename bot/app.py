@@ -29,7 +29,7 @@ from bot.scheduler import attach_scheduler
 from bot.sender import attach_outbox_worker
 from bot.fsm_redis import RedisFsmStorage
 from bot.guard import AbuseGuard, RateLimit
-from bot.metrics import CountApiCalls, ObserveUpdates, record_kb_outcome
+from bot.metrics import CountApiCalls, ObserveUpdates, count_db_connections, record_kb_outcome
 from bot.live import Knowledge, link_policy
 from bot.settings import TELEGRAM_API_DEFAULT, Settings
 from bot.storage import SqlStorage
@@ -350,6 +350,7 @@ def rate_limit(settings: Settings, storage: BaseStorage) -> RateLimit | None:
 async def create_app(settings: Settings, *, load_demo: bool = False, knowledge: Knowledge | None = None) -> App:
     """Connect, migrate, and (for a first run) load the demo personnel data."""
     engine = make_engine(settings.db_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+    count_db_connections(engine)
     await migrate(engine)
     sessions = make_sessionmaker(engine)
     summary = await load_demo_data(settings, sessions) if load_demo else None

@@ -10,7 +10,8 @@ Who increments what:
   on the Bot's session (build_bot), so handler replies and outbox sends are both counted;
 * knowledge-base outcomes - handlers/tanya.py through the ``kb_outcome`` callable injected by the
   dispatcher (handlers may not import bot/);
-* outbox deliveries - the outbox worker calls :func:`record_outbox_send`.
+* outbox deliveries - the outbox worker calls :func:`record_outbox_send`;
+* database connections opened - a pool event registered by :func:`count_db_connections`.
 """
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ from aiogram.types import TelegramObject, Update
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.observability import current_trace, start_trace
 from services.models import Broadcast, BroadcastRecipient, OutboxMessage, utcnow
@@ -80,6 +81,18 @@ OUTBOX_SENDS = Counter(
     "(sent, retry, failed, blocked).",
     ["result"],
 )
+
+# ---- database ------------------------------------------------------------------------------
+DB_CONNECTIONS_OPENED = Counter(
+    "asnbot_db_connections_opened_total",
+    "Database connections this process opened. Steady growth under load means DB_POOL_SIZE is too "
+    "small: connections beyond the pool are closed when returned and opened again.",
+)
+
+
+def count_db_connections(engine: AsyncEngine) -> None:
+    """Count every connection the engine's pool opens (see DB_CONNECTIONS_OPENED)."""
+    event.listen(engine.sync_engine, "connect", lambda _conn, _record: DB_CONNECTIONS_OPENED.inc())
 
 
 def record_kb_outcome(outcome: str) -> None:

@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_api_base: str = TELEGRAM_API_DEFAULT
     database_url: str | None = None
-    db_pool_size: int = Field(5, ge=1)
+    db_pool_size: int = Field(10, ge=1)
     db_max_overflow: int | None = Field(None, ge=0)  # None: as many again as db_pool_size
     redis_url: str | None = None
     redis_key_prefix: str = "asnbot"

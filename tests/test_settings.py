@@ -32,3 +32,19 @@ def test_values_as_people_type_them(monkeypatch, tmp_path: Path) -> None:  # noq
     key = s.verification_secret
     assert len(key) == 64 and Settings(_env_file=None).verification_secret == key  # type: ignore[call-arg]
     assert (tmp_path / "verification.key").stat().st_mode & 0o777 == 0o600
+
+
+async def test_pool_settings_apply_to_a_sqlite_file_too(monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+    from services.db import make_engine
+
+    monkeypatch.setenv("DATABASE_URL", "")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DB_POOL_SIZE", "7")
+    monkeypatch.setenv("DB_MAX_OVERFLOW", "3")
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    engine = make_engine(s.db_url, pool_size=s.db_pool_size, max_overflow=s.db_max_overflow)
+    try:
+        # aiosqlite opens a thread per connection: the pool must keep what DB_POOL_SIZE says.
+        assert (engine.pool.size(), engine.pool._max_overflow) == (7, 3)  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()

@@ -183,6 +183,20 @@ async def test_metrics_move_with_updates(hook: WebhookBot, hook_api: LocalBotAPI
     assert "asnbot_outbox_backlog" in after and "asnbot_telegram_429_total" in after
 
 
+async def test_pooled_database_connections_are_reused(hook: WebhookBot, hook_api: LocalBotAPI) -> None:
+    url = hook.server.base_url + "/metrics"
+    user = hook_api.user(6006)
+    await user.send("/start")  # the menu reads the person's link: a database connection
+    _, first = await get(url)
+    for _ in range(3):
+        await user.send("/start")
+    _, after = await get(url)
+    assert metric_value(first, "asnbot_db_connections_opened_total") >= 1
+    # One update at a time fits the pool: nothing is opened again.
+    assert metric_value(after, "asnbot_db_connections_opened_total") == \
+        metric_value(first, "asnbot_db_connections_opened_total")
+
+
 async def test_429_is_counted(hook: WebhookBot, hook_api: LocalBotAPI) -> None:
     url = hook.server.base_url + "/metrics"
     _, before = await get(url)
