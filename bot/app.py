@@ -45,6 +45,7 @@ from services.outbox import clear_undeliverable, clear_undeliverable_many
 log = logging.getLogger("asnbot")
 
 DEMO_FILE = Path(__file__).resolve().parent.parent / "services" / "data" / "demo" / "pegawai.csv"
+REDIS_POOL_WAIT_SECONDS = 20.0  # how long a command waits for a free Redis connection
 
 
 class BatchedWrites:
@@ -330,8 +331,15 @@ def build_storage(settings: Settings, sessions: async_sessionmaker[AsyncSession]
     if settings.redis_url:
         from aiogram.fsm.storage.base import DefaultKeyBuilder
 
-        return RedisFsmStorage.from_url(
-            settings.redis_url, key_builder=DefaultKeyBuilder(prefix=f"{settings.redis_key_prefix}:fsm"))
+        from redis.asyncio import BlockingConnectionPool, Redis
+
+        # A blocking pool: past max_connections a command waits for a connection. redis-py's
+        # default pool raises "Too many connections" instead (at 100 since redis-py 8), which a
+        # burst of 128 users at once turned into thousands of failed updates in the load benchmark.
+        pool = BlockingConnectionPool.from_url(settings.redis_url, max_connections=settings.redis_max_connections,
+                                               timeout=REDIS_POOL_WAIT_SECONDS)
+        return RedisFsmStorage(Redis(connection_pool=pool),
+                               key_builder=DefaultKeyBuilder(prefix=f"{settings.redis_key_prefix}:fsm"))
     return SqlStorage(sessions)
 
 

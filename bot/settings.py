@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     db_max_overflow: int | None = Field(None, ge=0)  # None: as many again as db_pool_size
     redis_url: str | None = None
     redis_key_prefix: str = "asnbot"
+    redis_max_connections: int = Field(50, ge=1)
     admin_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     tz: str = "Asia/Jakarta"
     data_dir: Path = Path("var")

@@ -164,6 +164,21 @@ async def test_healthz_and_readyz(hook: WebhookBot, tmp_path: Path) -> None:
     assert (await get(base + "/readyz"))[0] == 200
 
 
+async def test_a_burst_beyond_the_redis_pool_waits_instead_of_failing(db_url: str, tmp_path: Path,
+                                                                      hook_api: LocalBotAPI, redis_prefix: str) -> None:
+    from tests.conftest import REDIS_TEST_URL
+
+    wb = await _start(db_url, tmp_path, hook_api, redis_url=REDIS_TEST_URL, redis_key_prefix=redis_prefix,
+                      redis_max_connections=2)
+    try:
+        users = range(6100, 6116)
+        replies = await asyncio.gather(*(hook_api.user(u).send("/start") for u in users))
+        # Sixteen updates at once against two connections: each still gets its own answer.
+        assert ["tautkan" in r[-1].text.lower() if r else None for r in replies] == [True] * len(users)
+    finally:
+        await wb.stop()
+
+
 # ---- metrics ---------------------------------------------------------------------------------
 async def test_metrics_move_with_updates(hook: WebhookBot, hook_api: LocalBotAPI) -> None:
     url = hook.server.base_url + "/metrics"
