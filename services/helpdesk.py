@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.models import HelpdeskQuestion, KnowledgeGap, utcnow
@@ -39,15 +39,21 @@ async def record_gaps(session: AsyncSession, counts: Mapping[str, int], *, now: 
     for text, n in counts.items():
         if key := scrub(text):
             merged[key] += n
-    for key, n in sorted(merged.items()):  # a fixed order: two instances never wait on each other's rows
-        bump = update(KnowledgeGap).where(KnowledgeGap.text == key).values(count=KnowledgeGap.count + n, last_seen=now)
-        if (await session.execute(bump)).rowcount == 0:
-            try:
-                async with session.begin_nested():
-                    session.add(KnowledgeGap(text=key, count=n, first_seen=now, last_seen=now))
-            except IntegrityError:  # another instance inserted the same text a moment ago
-                await session.execute(bump)
+    if merged:
+        # One upsert for the whole batch: a statement per text cost ~90 ms of CPU per second's
+        # batch under load. ON CONFLICT also settles two instances adding the same new text at
+        # once. A fixed order: two instances never wait on each other's rows.
+        rows = [{"text": key, "count": n, "first_seen": now, "last_seen": now} for key, n in sorted(merged.items())]
+        await session.execute(_gap_upsert(session.get_bind().dialect.name), rows)
     await session.commit()
+
+
+def _gap_upsert(dialect: str) -> Insert:
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    stmt = insert(KnowledgeGap)
+    return stmt.on_conflict_do_update(
+        index_elements=[KnowledgeGap.text],
+        set_={"count": KnowledgeGap.count + stmt.excluded["count"], "last_seen": stmt.excluded.last_seen})
 
 
 @dataclass(frozen=True)

@@ -44,3 +44,15 @@ async def test_recorder_writes_the_first_at_once_then_per_interval_and_on_stop(
     finally:
         await gaps.stop()
     assert await counts(sessions) == {"parkir motor di mana": 3, "kantin buka jam berapa": 1}
+
+
+async def test_two_writers_adding_the_same_new_question_at_once_both_count(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    # Two instances flushing the same new text together: the second must add to the first's row,
+    # not fail on the unique text or lose its count.
+    async def write(n: int) -> None:
+        async with sessions() as s:
+            await helpdesk.record_gaps(s, {"foto kopi di mana": n, f"pertanyaan lain {n}": 1})
+
+    await asyncio.gather(write(1), write(2))
+    assert (await counts(sessions))["foto kopi di mana"] == 3
