@@ -40,9 +40,9 @@ async def record_gaps(session: AsyncSession, counts: Mapping[str, int], *, now: 
         if key := scrub(text):
             merged[key] += n
     if merged:
-        # One upsert for the whole batch: a statement per text cost ~90 ms of CPU per second's
-        # batch under load. ON CONFLICT also settles two instances adding the same new text at
-        # once. A fixed order: two instances never wait on each other's rows.
+        # One upsert for the whole batch instead of a statement per text (questions became 5-9 %
+        # cheaper in the in-process benchmark). ON CONFLICT also settles two instances adding the
+        # same new text at once. A fixed order: two instances never wait on each other's rows.
         rows = [{"text": key, "count": n, "first_seen": now, "last_seen": now} for key, n in sorted(merged.items())]
         await session.execute(_gap_upsert(session.get_bind().dialect.name), rows)
     await session.commit()
